@@ -1,0 +1,54 @@
+import bcrypt from 'bcrypt'
+import { AppError } from '../errors.js'
+
+/** bcrypt reads at most 72 bytes; anything after would be silently ignored. */
+export const MAX_PASSWORD_BYTES = 72
+export const MIN_PASSWORD_BYTES = 8
+
+export const passwordBytes = (password: string) => Buffer.byteLength(password, 'utf8')
+
+export interface PasswordHasher {
+  hash: (password: string) => Promise<string>
+  /** False for a wrong password, and for any candidate bcrypt would truncate. */
+  verify: (password: string, hash: string) => Promise<boolean>
+  /** Spends the same time as a real verification, for unknown users. */
+  verifyAgainstDummy: (password: string) => Promise<false>
+  readonly pending: number
+}
+
+/**
+ * bcrypt's async API runs on libuv's thread pool, so the event loop stays free. The number of
+ * hashes waiting is capped: past `maxPending` a request is refused at once (503 + Retry-After)
+ * rather than queueing behind work two cores can't finish in time.
+ */
+export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxPending: number }): PasswordHasher {
+  let pending = 0
+  // A real hash at the configured cost, so an unknown user costs what a known one does.
+  const dummyHash = bcrypt.hashSync('twofold-timing-equaliser', cost)
+
+  async function withSlot<T> (work: () => Promise<T>): Promise<T> {
+    if (pending >= maxPending) throw new AppError('overloaded', undefined, 1)
+    pending++
+    try {
+      return await work()
+    } finally {
+      pending--
+    }
+  }
+
+  return {
+    hash: async (password) => await withSlot(() => bcrypt.hash(password, cost)),
+    async verify (password, hash) {
+      if (passwordBytes(password) > MAX_PASSWORD_BYTES) {
+        await withSlot(() => bcrypt.compare(password, dummyHash))
+        return false
+      }
+      return await withSlot(() => bcrypt.compare(password, hash))
+    },
+    async verifyAgainstDummy (password) {
+      await withSlot(() => bcrypt.compare(password, dummyHash))
+      return false
+    },
+    get pending () { return pending }
+  }
+}

@@ -1,0 +1,97 @@
+import type { Config } from '../config/config.js'
+import { AppError, type ErrorName } from '../errors.js'
+import type { PrismaClient } from '../generated/prisma/client.js'
+import type { EphemeralStore } from '../store/ephemeral-store.js'
+import { factorKeys } from '../store/keys.js'
+import { consumeRecoveryCode } from './recovery-codes.js'
+import type { SecretBox, SealedSecret } from './secret-box.js'
+import { TOTP_PERIOD_SECONDS, matchTotpStep } from './totp.js'
+
+export type CodeOutcome = { ok: true } | { ok: false, lockedMs: number }
+
+export interface SecondFactorDeps {
+  prisma: PrismaClient
+  store: EphemeralStore
+  secretBox: SecretBox
+  config: Config
+  now: () => number
+}
+
+/**
+ * Checks second-factor codes for users whose TFA is on: replay protection, failure counting and
+ * lockout, the same at login, disable and every other place that asks for a code.
+ */
+export function createSecondFactorService ({ prisma, store, secretBox, config, now }: SecondFactorDeps) {
+  const { window, maxFailures, lockSeconds } = config.tfa
+  const keysOf = (userId: string) => factorKeys(config.redisKeyPrefix, userId)
+  // A step stays acceptable for `window` steps after its own; keep it at least that long, or an
+  // expired record would let the same code in again.
+  const usedStepTtlMs = (2 * window + 2) * TOTP_PERIOD_SECONDS * 1000
+  const failureWindowMs = lockSeconds * 1000
+
+  async function registerFailure (userId: string): Promise<CodeOutcome> {
+    const { lockedMs } = await store.registerFailure(keysOf(userId), { max: maxFailures, lockMs: lockSeconds * 1000, windowMs: failureWindowMs })
+    return { ok: false, lockedMs }
+  }
+
+  const service = {
+    keysOf,
+
+    async lockedMs (userId: string): Promise<number> {
+      return await store.remainingMs(keysOf(userId).lock)
+    },
+
+    /** Accepts `code` for `secret` at most once per user, across every instance. */
+    async verifyTotp (userId: string, secret: string, code: string): Promise<CodeOutcome> {
+      const step = matchTotpStep(secret, code, now(), window)
+      if (step !== null) {
+        const result = await store.acceptStep(keysOf(userId), step, usedStepTtlMs)
+        if (result.status === 'accepted') return { ok: true }
+        if (result.status === 'locked') return { ok: false, lockedMs: result.lockedMs }
+      }
+      // A replayed code is a failure like a wrong one: both are someone guessing or reusing.
+      return await registerFailure(userId)
+    },
+
+    /** Records a code's step as used without counting anything (the code that activates TFA). */
+    async markStepUsed (userId: string, secret: string, code: string): Promise<boolean> {
+      const step = matchTotpStep(secret, code, now(), window)
+      if (step === null) return false
+      return (await store.acceptStep(keysOf(userId), step, usedStepTtlMs)).status === 'accepted'
+    },
+
+    async verifyRecoveryCode (userId: string, code: string): Promise<CodeOutcome> {
+      const lockedMs = await store.remainingMs(keysOf(userId).lock)
+      if (lockedMs > 0) return { ok: false, lockedMs }
+      if (await consumeRecoveryCode(prisma, userId, code)) {
+        await store.delete(keysOf(userId).failures)
+        return { ok: true }
+      }
+      return await registerFailure(userId)
+    },
+
+    /** Verifies whichever code the request carries (a recovery code wins when both are sent). */
+    async verifyAnyCode (userId: string, sealed: SealedSecret, codes: { totp?: string, recoveryCode?: string }): Promise<CodeOutcome & { method?: 'otp' | 'recovery' }> {
+      if (codes.recoveryCode !== undefined) return { ...await service.verifyRecoveryCode(userId, codes.recoveryCode), method: 'recovery' }
+      const secret = secretBox.open(sealed, userId)
+      return { ...await service.verifyTotp(userId, secret, codes.totp ?? ''), method: 'otp' }
+    },
+
+    /** Clears counters, lock and used-step record (TFA switched off or reset). */
+    async forget (userId: string): Promise<void> {
+      const keys = keysOf(userId)
+      await store.delete(keys.failures, keys.lock, keys.lastStep)
+    }
+  }
+  return service
+}
+
+export type SecondFactorService = ReturnType<typeof createSecondFactorService>
+
+/** Throws the error a failed code deserves: 429 while locked, else `otherwise`. */
+export function throwCodeFailure (outcome: { lockedMs: number }, otherwise: ErrorName): never {
+  if (outcome.lockedMs > 0) throw new AppError('tfaLocked', undefined, Math.ceil(outcome.lockedMs / 1000))
+  throw new AppError(otherwise)
+}
+
+export const normalizeTotpInput = (code: string) => code.replace(/\s/g, '')

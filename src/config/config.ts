@@ -1,0 +1,145 @@
+import os from 'node:os'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+// Every environment variable the service reads. Nothing else touches process.env.
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_-]{1,64}$', default: 'twofold:' }),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  JWT_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86400, default: 900 }),
+  BCRYPT_COST: Type.Integer({ minimum: 4, maximum: 15, default: 12 }),
+  MAX_PENDING_HASHES: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
+  REGISTRATION: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
+  TRUST_PROXY: Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.String({ minLength: 1 })], { default: false }),
+  TFA_ISSUER: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^:]+$', default: 'twofold' }),
+  TOTP_WINDOW: Type.Integer({ minimum: 0, maximum: 10, default: 1 }),
+  TOTP_ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
+  TOTP_ENCRYPTION_KEY_ID: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$', default: 'k1' }),
+  TOTP_DECRYPTION_KEYS: Type.Optional(Type.String({ pattern: '^([A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$' })),
+  TFA_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 1000000, default: 5 }),
+  TFA_LOCK_SECONDS: Type.Integer({ minimum: 1, maximum: 86400 * 7, default: 900 }),
+  RATE_LIMIT_LOGIN_MAX: Type.Integer({ minimum: 1, default: 20 }),
+  RATE_LIMIT_LOGIN_WINDOW: Type.Integer({ minimum: 1000, description: 'milliseconds', default: 60000 }),
+  RATE_LIMIT_TFA_MAX: Type.Integer({ minimum: 1, default: 30 })
+})
+
+export type Env = Static<typeof EnvSchema>
+
+export interface Config {
+  env: Env['NODE_ENV']
+  port: number
+  host: string
+  databaseUrl?: string
+  databasePoolMax: number
+  redisUrl?: string
+  redisKeyPrefix: string
+  dataDir: string
+  /** Filled from DATA_DIR by resolveLocalSecrets when not configured (never in production). */
+  jwtSecret?: string
+  jwtTtlSeconds: number
+  bcryptCost: number
+  maxPendingHashes: number
+  logLevel: Env['LOG_LEVEL']
+  registration: Env['REGISTRATION']
+  trustProxy: boolean | number | string
+  tfa: {
+    issuer: string
+    window: number
+    maxFailures: number
+    lockSeconds: number
+    /** Key used to encrypt new secrets, plus older keys still accepted for decryption. */
+    encryptionKey?: { id: string, key: Buffer }
+    decryptionKeys: Map<string, Buffer>
+  }
+  rateLimit: { loginMax: number, loginWindowMs: number, tfaMax: number }
+}
+
+export class ConfigError extends Error {
+  constructor (readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable} ${detail}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Validates the environment once, at boot. Throws ConfigError naming the first bad variable. */
+export function loadConfig (source: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = source[key]
+    if (value !== undefined && value !== '') raw[key] = value
+  }
+  const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
+  const firstError = Value.Errors(EnvSchema, env).First()
+  if (firstError) {
+    const variable = firstError.path.split('/')[1] ?? 'environment'
+    // The value is left out on purpose: it may be a secret.
+    throw new ConfigError(variable, firstError.message.toLowerCase())
+  }
+  return toConfig(env as Env)
+}
+
+function toConfig (env: Env): Config {
+  const production = env.NODE_ENV === 'production'
+  if (production) {
+    for (const name of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'] as const) {
+      if (env[name] === undefined) throw new ConfigError(name, 'is required when NODE_ENV=production')
+    }
+    if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 when NODE_ENV=production')
+  }
+  const decryptionKeys = new Map<string, Buffer>()
+  for (const entry of env.TOTP_DECRYPTION_KEYS?.split(',') ?? []) {
+    const [id = '', key = ''] = entry.split(':')
+    decryptionKeys.set(id, Buffer.from(key, 'base64'))
+  }
+  const encryptionKey = env.TOTP_ENCRYPTION_KEY === undefined
+    ? undefined
+    : { id: env.TOTP_ENCRYPTION_KEY_ID, key: Buffer.from(env.TOTP_ENCRYPTION_KEY, 'base64') }
+  if (encryptionKey) decryptionKeys.set(encryptionKey.id, encryptionKey.key)
+
+  return {
+    env: env.NODE_ENV,
+    port: env.PORT,
+    host: env.HOST,
+    databaseUrl: env.DATABASE_URL,
+    databasePoolMax: env.DATABASE_POOL_MAX,
+    redisUrl: env.REDIS_URL,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    dataDir: env.DATA_DIR,
+    jwtSecret: env.JWT_SECRET,
+    jwtTtlSeconds: env.JWT_TTL_SECONDS,
+    bcryptCost: env.BCRYPT_COST,
+    // bcrypt runs on libuv's pool (4 threads by default); a few waiting per core keeps the
+    // cores busy while anything beyond is refused at once instead of queueing for seconds.
+    maxPendingHashes: env.MAX_PENDING_HASHES ?? Math.max(8, os.availableParallelism() * 4),
+    logLevel: env.LOG_LEVEL,
+    registration: env.REGISTRATION,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    tfa: {
+      issuer: env.TFA_ISSUER,
+      window: env.TOTP_WINDOW,
+      maxFailures: env.TFA_MAX_FAILURES,
+      lockSeconds: env.TFA_LOCK_SECONDS,
+      encryptionKey,
+      decryptionKeys
+    },
+    rateLimit: {
+      loginMax: env.RATE_LIMIT_LOGIN_MAX,
+      loginWindowMs: env.RATE_LIMIT_LOGIN_WINDOW,
+      tfaMax: env.RATE_LIMIT_TFA_MAX
+    }
+  }
+}
+
+function parseTrustProxy (value: boolean | number | string): boolean | number | string {
+  if (value === 'true') return true
+  if (value === 'false') return false
+  return value
+}

@@ -1,0 +1,56 @@
+import { STATUS_CODES } from 'node:http'
+
+/**
+ * The catalogue of every error a client can see. Handlers throw these; the one error handler
+ * (plugins/error-handler.ts) turns them into the envelope. Messages are part of the API contract.
+ */
+export const ErrorCatalogue = {
+  validation: { status: 400, message: 'Request validation failed.' },
+  passwordTooLong: { status: 400, message: 'Password must be at most 72 bytes of UTF-8 (bcrypt ignores anything longer).' },
+  invalidToken: { status: 400, message: 'Invalid token.' },
+  invalidCredentials: { status: 401, message: 'Invalid username or password.' },
+  // Exact text from the API this service replaces; clients match on it (seed 004).
+  tfaRequired: { status: 401, message: 'Additional authentications steps required.' },
+  unauthenticated: { status: 401, message: 'A valid Bearer access token is required.' },
+  registrationClosed: { status: 403, message: 'Registration is closed.' },
+  notFound: { status: 404, message: 'Not found.' },
+  usernameTaken: { status: 409, message: 'Username is already taken.' },
+  tfaAlreadyEnabled: { status: 409, message: 'Two-factor authentication is already enabled.' },
+  tfaNotPending: { status: 409, message: 'No pending two-factor secret: call POST /tfa/enable first.' },
+  tfaNotEnabled: { status: 409, message: 'Two-factor authentication is not enabled.' },
+  payloadTooLarge: { status: 413, message: 'Request body is too large.' },
+  unsupportedMediaType: { status: 415, message: 'Unsupported media type: send application/json.' },
+  rateLimited: { status: 429, message: 'Too many requests: retry later.' },
+  tfaLocked: { status: 429, message: 'Too many failed codes: two-factor authentication is locked for this account, retry later.' },
+  internal: { status: 500, message: 'Internal server error.' },
+  overloaded: { status: 503, message: 'The service is busy: retry shortly.' },
+  unavailable: { status: 503, message: 'A backing service is unavailable: retry shortly.' }
+} as const satisfies Record<string, { status: number, message: string }>
+
+export type ErrorName = keyof typeof ErrorCatalogue
+
+export class AppError extends Error {
+  readonly statusCode: number
+  constructor (readonly kind: ErrorName, message: string = ErrorCatalogue[kind].message, readonly retryAfterSeconds?: number) {
+    super(message)
+    this.name = 'AppError'
+    this.statusCode = ErrorCatalogue[kind].status
+  }
+}
+
+/** A Redis or database dependency failed: answered 503, never a silent success. */
+export class DependencyUnavailableError extends Error {
+  constructor (readonly dependency: 'store' | 'database', options?: { cause?: unknown }) {
+    super(`${dependency} unavailable`, options)
+    this.name = 'DependencyUnavailableError'
+  }
+}
+
+export interface ErrorBody {
+  error: { message: string, code: number, identity: null, title: string }
+}
+
+export function errorBody (status: number, message: string): ErrorBody {
+  // Key order matters: clients of the API this replaces compare the body byte for byte.
+  return { error: { message, code: status, identity: null, title: STATUS_CODES[status] ?? 'Error' } }
+}

@@ -1,0 +1,48 @@
+import fp from 'fastify-plugin'
+import type { FastifyError } from 'fastify'
+import { AppError, DependencyUnavailableError, ErrorCatalogue, errorBody } from '../errors.js'
+
+// Fastify's own client errors keep their status; each gets the catalogue's wording.
+const FASTIFY_CODES: Record<string, keyof typeof ErrorCatalogue> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payloadTooLarge',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupportedMediaType',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'validation'
+}
+
+/** The one place errors become responses: always the envelope, never a 5xx detail. */
+export default fp(async function errorHandlerPlugin (app) {
+  app.setErrorHandler(function handleError (error: FastifyError | AppError | DependencyUnavailableError, request, reply) {
+    if (error instanceof AppError) {
+      if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
+      return reply.code(error.statusCode).send(errorBody(error.statusCode, error.message))
+    }
+    if (error instanceof DependencyUnavailableError) return unavailable(error)
+    const fastifyError = error as FastifyError
+    if (fastifyError.validation) {
+      const message = `${fastifyError.validationContext ?? 'request'}${fastifyError.message.replace(/^(body|querystring|params|headers)/, '')}`
+      return reply.code(400).send(errorBody(400, `Invalid ${message}.`.replace('..', '.')))
+    }
+    const known = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined
+    if (known) return reply.code(ErrorCatalogue[known].status).send(errorBody(ErrorCatalogue[known].status, ErrorCatalogue[known].message))
+    const status = fastifyError.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      // Other client errors raised by Fastify itself (malformed JSON…): their message is safe.
+      return reply.code(status).send(errorBody(status, fastifyError.message))
+    }
+    // The rate limiter talks to Redis itself; while Redis is away its failures land here.
+    if (app.redis !== undefined && app.redis.status !== 'ready') return unavailable(error)
+    request.log.error({ err: error }, 'unhandled error')
+    return reply.code(500).send(errorBody(500, ErrorCatalogue.internal.message))
+
+    function unavailable (err: Error) {
+      request.log.error({ err }, 'dependency unavailable')
+      reply.header('retry-after', '5')
+      return reply.code(503).send(errorBody(503, ErrorCatalogue.unavailable.message))
+    }
+  })
+
+  app.setNotFoundHandler(function notFound (request, reply) {
+    return reply.code(404).send(errorBody(404, `Route ${request.method} ${request.url.split('?')[0]} not found.`))
+  })
+}, { name: 'error-handler' })

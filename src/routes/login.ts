@@ -1,0 +1,58 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { normalizeUsername } from '../auth/users.js'
+import { errorResponses, exampleError, RecoveryCodeSchema, TotpSchema, UsernameSchema } from '../schemas/common.js'
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const { loginMax, loginWindowMs } = app.config.rateLimit
+  // Per client IP before the body is even parsed; per username once it is, so a botnet
+  // spreading guesses over many addresses still meets a limit on each account.
+  const limitPerUsername = app.rateLimit({
+    max: loginMax,
+    timeWindow: loginWindowMs,
+    keyGenerator: (request) => `login-user:${normalizeUsername((request.body as { username: string }).username)}`
+  })
+
+  app.post('/login', {
+    config: { rateLimit: { max: loginMax, timeWindow: loginWindowMs } },
+    preHandler: [limitPerUsername],
+    schema: {
+      tags: ['authentication'],
+      operationId: 'login',
+      summary: 'Log in with a password, and a one-time code when two-factor authentication is on',
+      description: [
+        'With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the ',
+        'password field ends in six digits, those are the code ("type the code directly after your password"). ',
+        'A password that itself ends in six digits still works, with or without a code appended. ',
+        'A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA ',
+        'does not need are ignored.'
+      ].join(''),
+      body: Type.Object({
+        username: UsernameSchema,
+        password: Type.String({ minLength: 1, maxLength: 1024, description: 'The password, optionally followed directly by the 6-digit code.' }),
+        totp: Type.Optional(TotpSchema),
+        recovery_code: Type.Optional(RecoveryCodeSchema)
+      }, { additionalProperties: false }),
+      response: {
+        200: Type.Ref('TokenResponse', { description: 'Logged in. `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","mfa"]` with a recovery code.' }),
+        ...errorResponses({
+          400: 'Invalid body.',
+          429: 'Too many attempts from this client or for this username (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code).',
+          503: 'Overloaded (too many password verifications waiting) or a backing service is down; retry after `Retry-After`.'
+        }),
+        401: Type.Ref('Error', {
+          description: 'Either the username or password is wrong (`Invalid username or password.`), or the password is right but ' +
+            'two-factor authentication is on and the code is missing, wrong, expired or already used: then the message is exactly ' +
+            '`Additional authentications steps required.` A client should then show an extra input field for the 6-digit code ' +
+            '(or a recovery code) and send the login again with it in `totp`.',
+          examples: [exampleError('tfaRequired'), exampleError('invalidCredentials')]
+        })
+      }
+    }
+  }, async (request) => {
+    const { userId, amr } = await app.login(request.body)
+    return app.issueAccessToken({ sub: userId, amr })
+  })
+}
+
+export default routes

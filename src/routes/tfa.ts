@@ -1,0 +1,120 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { AppError } from '../errors.js'
+import { BearerSecurity, errorResponses, RecoveryCodeSchema, TotpSchema } from '../schemas/common.js'
+
+const RecoveryCodesSchema = Type.Array(Type.String(), {
+  minItems: 10,
+  maxItems: 10,
+  description: 'Ten single-use recovery codes. Shown only in this response: ask the user to store them safely.'
+})
+
+const TfaStatusSchema = Type.Object({
+  enabled: Type.Boolean(),
+  pending: Type.Boolean({ description: 'A secret from /tfa/enable awaits its first code.' }),
+  device_name: Type.Union([Type.String(), Type.Null()]),
+  recovery_codes_left: Type.Integer()
+}, { $id: 'TfaStatus', additionalProperties: false })
+
+const auth = { 401: 'Missing, invalid or expired access token.' }
+const locked = { 429: 'Too many requests, or the second factor is locked after repeated wrong codes (`Retry-After`).' }
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const { tfaMax, loginWindowMs } = app.config.rateLimit
+  const codeRoute = {
+    onRequest: [app.authenticate],
+    // Per IP before authentication, per user after it: code guessing is capped both ways.
+    config: { rateLimit: { max: tfaMax, timeWindow: loginWindowMs } },
+    preHandler: [app.rateLimit({ max: tfaMax, timeWindow: loginWindowMs, keyGenerator: (request) => `tfa-user:${request.user.sub}` })]
+  }
+  const userOf = async (id: string) => {
+    const user = await app.prisma.user.findUnique({ where: { id }, select: { id: true, username: true } })
+    if (user === null) throw new AppError('notFound', 'The user no longer exists.')
+    return user
+  }
+
+  app.post('/tfa/enable', {
+    ...codeRoute,
+    schema: {
+      tags: ['two-factor'],
+      operationId: 'enableTfa',
+      summary: 'Start enrolment: a new pending secret, its otpauth URI and QR code',
+      description: 'TFA is not on until POST /tfa/validate receives a code from this secret. Calling again replaces the pending secret.',
+      security: BearerSecurity,
+      response: {
+        200: Type.Object({
+          secret: Type.String({ description: 'Base32 secret (160 bits) for manual entry ("unable to scan?").' }),
+          otpauth_url: Type.String({ description: 'otpauth://totp/<issuer>:<username>?secret=…&issuer=…&algorithm=SHA1&digits=6&period=30' }),
+          qr_code: Type.String({ description: 'data:image/png;base64,… PNG QR code of `otpauth_url`.' }),
+          warning: Type.String({ description: 'TFA also applies to API logins: do not enable it on accounts used by automation.' })
+        }, { additionalProperties: false }),
+        ...errorResponses({ ...auth, 404: 'The user no longer exists.', 409: 'TFA is already enabled.', ...locked })
+      }
+    }
+  }, async (request) => await app.tfa.enable(await userOf(request.user.sub)))
+
+  app.post('/tfa/validate', {
+    ...codeRoute,
+    schema: {
+      tags: ['two-factor'],
+      operationId: 'validateTfa',
+      summary: 'Finish enrolment: the first valid code switches TFA on',
+      security: BearerSecurity,
+      body: Type.Object({
+        totp: TotpSchema,
+        device_name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'A name for the authenticator, default "unnamed".' }))
+      }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({ enabled: Type.Literal(true), device_name: Type.String(), recovery_codes: RecoveryCodesSchema }, { additionalProperties: false }),
+        ...errorResponses({ 400: 'Wrong code (`Invalid token.`): TFA stays off.', ...auth, 409: 'Nothing pending (call /tfa/enable first), or TFA is already on.', ...locked })
+      }
+    }
+  }, async (request) => await app.tfa.validate(request.user.sub, request.body.totp, request.body.device_name))
+
+  app.post('/tfa/disable', {
+    ...codeRoute,
+    schema: {
+      tags: ['two-factor'],
+      operationId: 'disableTfa',
+      summary: 'Switch TFA off with a current code or a recovery code',
+      security: BearerSecurity,
+      body: Type.Union([
+        Type.Object({ totp: TotpSchema }, { additionalProperties: false }),
+        Type.Object({ recovery_code: RecoveryCodeSchema }, { additionalProperties: false })
+      ]),
+      response: {
+        200: Type.Object({ enabled: Type.Literal(false) }, { additionalProperties: false }),
+        ...errorResponses({ 400: 'Wrong code (`Invalid token.`): TFA stays on, and the failure counts towards the lock.', ...auth, 409: 'TFA is not enabled.', ...locked })
+      }
+    }
+  }, async (request) => await app.tfa.disable(request.user.sub, request.body))
+
+  app.get('/tfa', {
+    onRequest: [app.authenticate],
+    schema: {
+      tags: ['two-factor'],
+      operationId: 'getTfaStatus',
+      summary: 'Two-factor state of the current user',
+      security: BearerSecurity,
+      response: { 200: Type.Ref('TfaStatus'), ...errorResponses(auth) }
+    }
+  }, async (request) => await app.tfa.status(request.user.sub))
+
+  app.post('/tfa/recovery-codes', {
+    ...codeRoute,
+    schema: {
+      tags: ['two-factor'],
+      operationId: 'regenerateRecoveryCodes',
+      summary: 'Replace all recovery codes (the old ones stop working)',
+      security: BearerSecurity,
+      body: Type.Object({ totp: TotpSchema }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({ recovery_codes: RecoveryCodesSchema }, { additionalProperties: false }),
+        ...errorResponses({ 400: 'Wrong code (`Invalid token.`).', ...auth, 409: 'TFA is not enabled.', ...locked })
+      }
+    }
+  }, async (request) => await app.tfa.regenerateRecoveryCodes(request.user.sub, request.body.totp))
+}
+
+export { TfaStatusSchema }
+export default routes
