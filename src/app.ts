@@ -8,6 +8,7 @@ import prismaPlugin from './plugins/prisma.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import servicesPlugin from './plugins/services.js'
 import storePlugin from './plugins/store.js'
+import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health.js'
 import loginRoutes from './routes/login.js'
 import tfaRoutes, { TfaStatusSchema } from './routes/tfa.js'
@@ -55,6 +56,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(authPlugin)
   await app.register(rateLimitPlugin)
   await app.register(servicesPlugin)
+  await app.register(swaggerPlugin)
 
   await app.register(healthRoutes)
   await app.register(userRoutes)

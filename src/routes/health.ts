@@ -9,7 +9,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['operations'],
       operationId: 'getHealth',
       summary: 'Liveness: the process is up',
-      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+      response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The process is alive.' }) }
     }
   }, async () => ({ status: 'ok' as const }))
 
@@ -19,7 +19,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getReadiness',
       summary: 'Readiness: the database and the short-lived store answer',
       response: {
-        200: Type.Object({ status: Type.Literal('ready'), database: Type.String(), store: Type.String() }),
+        200: Type.Object({ status: Type.Literal('ready'), database: Type.String(), store: Type.String() }, { description: 'Ready to serve: the database and the store answered.' }),
         ...errorResponses({ 503: 'The database or Redis is unreachable.' })
       }
     }

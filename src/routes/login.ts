@@ -40,13 +40,21 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           429: 'Too many attempts from this client or for this username (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code).',
           503: 'Overloaded (too many password verifications waiting) or a backing service is down; retry after `Retry-After`.'
         }),
-        401: Type.Ref('Error', {
+        401: {
           description: 'Either the username or password is wrong (`Invalid username or password.`), or the password is right but ' +
-            'two-factor authentication is on and the code is missing, wrong, expired or already used: then the message is exactly ' +
-            '`Additional authentications steps required.` A client should then show an extra input field for the 6-digit code ' +
-            '(or a recovery code) and send the login again with it in `totp`.',
-          examples: [exampleError('tfaRequired'), exampleError('invalidCredentials')]
-        })
+            'two-factor authentication is on and the code is missing, wrong, expired or already used: then the body is exactly ' +
+            'the `tfaRequired` example. A client should then show an extra input field for the 6-digit code (or a recovery ' +
+            'code) and send the login again with the code in `totp`.',
+          content: {
+            'application/json': {
+              schema: Type.Ref('Error'),
+              examples: {
+                tfaRequired: { summary: 'Right password; the code is missing, wrong, expired or already used', value: exampleError('tfaRequired') },
+                invalidCredentials: { summary: 'Wrong username or password', value: exampleError('invalidCredentials') }
+              }
+            }
+          }
+        }
       }
     }
   }, async (request) => {

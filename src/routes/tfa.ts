@@ -47,7 +47,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           otpauth_url: Type.String({ description: 'otpauth://totp/<issuer>:<username>?secret=…&issuer=…&algorithm=SHA1&digits=6&period=30' }),
           qr_code: Type.String({ description: 'data:image/png;base64,… PNG QR code of `otpauth_url`.' }),
           warning: Type.String({ description: 'TFA also applies to API logins: do not enable it on accounts used by automation.' })
-        }, { additionalProperties: false }),
+        }, { additionalProperties: false, description: 'A pending secret: show the QR code (and the secret for manual entry), then ask for a code.' }),
         ...errorResponses({ ...auth, 404: 'The user no longer exists.', 409: 'TFA is already enabled.', ...locked })
       }
     }
@@ -65,7 +65,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         device_name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'A name for the authenticator, default "unnamed".' }))
       }, { additionalProperties: false }),
       response: {
-        200: Type.Object({ enabled: Type.Literal(true), device_name: Type.String(), recovery_codes: RecoveryCodesSchema }, { additionalProperties: false }),
+        200: Type.Object({ enabled: Type.Literal(true), device_name: Type.String(), recovery_codes: RecoveryCodesSchema }, { additionalProperties: false, description: 'TFA is on; show the recovery codes once.' }),
         ...errorResponses({ 400: 'Wrong code (`Invalid token.`): TFA stays off.', ...auth, 409: 'Nothing pending (call /tfa/enable first), or TFA is already on.', ...locked })
       }
     }
@@ -83,7 +83,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         Type.Object({ recovery_code: RecoveryCodeSchema }, { additionalProperties: false })
       ]),
       response: {
-        200: Type.Object({ enabled: Type.Literal(false) }, { additionalProperties: false }),
+        200: Type.Object({ enabled: Type.Literal(false) }, { additionalProperties: false, description: 'TFA is off; its secret and recovery codes are deleted.' }),
         ...errorResponses({ 400: 'Wrong code (`Invalid token.`): TFA stays on, and the failure counts towards the lock.', ...auth, 409: 'TFA is not enabled.', ...locked })
       }
     }
@@ -96,7 +96,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getTfaStatus',
       summary: 'Two-factor state of the current user',
       security: BearerSecurity,
-      response: { 200: Type.Ref('TfaStatus'), ...errorResponses(auth) }
+      response: { 200: Type.Ref('TfaStatus', { description: 'The current state.' }), ...errorResponses(auth) }
     }
   }, async (request) => await app.tfa.status(request.user.sub))
 
@@ -109,7 +109,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       security: BearerSecurity,
       body: Type.Object({ totp: TotpSchema }, { additionalProperties: false }),
       response: {
-        200: Type.Object({ recovery_codes: RecoveryCodesSchema }, { additionalProperties: false }),
+        200: Type.Object({ recovery_codes: RecoveryCodesSchema }, { additionalProperties: false, description: 'New codes; the old ones no longer work.' }),
         ...errorResponses({ 400: 'Wrong code (`Invalid token.`).', ...auth, 409: 'TFA is not enabled.', ...locked })
       }
     }

@@ -22,7 +22,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         password: Type.String({ minLength: 1, maxLength: 1024, description: '8 to 72 bytes of UTF-8.' })
       }, { additionalProperties: false }),
       response: {
-        201: Type.Ref('User'),
+        201: Type.Ref('User', { description: 'The user was created.' }),
         ...errorResponses({
           400: 'Invalid body: bad username, or a password shorter than 8 or longer than 72 bytes.',
           403: 'Registration is closed.',
@@ -44,7 +44,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getMe',
       summary: 'The user the access token belongs to',
       security: BearerSecurity,
-      response: { 200: Type.Ref('User'), ...errorResponses({ 401: 'Missing, invalid or expired access token.', 404: 'The user no longer exists.' }) }
+      response: { 200: Type.Ref('User', { description: 'The current user.' }), ...errorResponses({ 401: 'Missing, invalid or expired access token.', 404: 'The user no longer exists.' }) }
     }
   }, async (request) => {
     const user = await app.prisma.user.findUnique({ where: { id: request.user.sub }, select: { id: true, username: true } })
