@@ -46,6 +46,13 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // JSON only: Fastify also parses text/plain, which would reach validation as a string (400, not 415).
+  app.removeContentTypeParser('text/plain')
+  // A keep-alive connection still serving a request when close() starts would hold the server
+  // open for its keep-alive timeout (72 s) after the response: that response closes it instead.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
 
   for (const schema of [ErrorSchema, TokenResponseSchema, UserSchema, TfaStatusSchema]) app.addSchema(schema)
 

@@ -1,5 +1,5 @@
 import os from 'node:os'
-import { Type, type Static } from '@sinclair/typebox'
+import { Kind, Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 // Every environment variable the service reads. Nothing else touches process.env.
@@ -72,16 +72,20 @@ export class ConfigError extends Error {
 /** Validates the environment once, at boot. Throws ConfigError naming the first bad variable. */
 export function loadConfig (source: Record<string, string | undefined> = process.env): Config {
   const raw: Record<string, unknown> = {}
-  for (const key of Object.keys(EnvSchema.properties)) {
+  for (const [key, schema] of Object.entries(EnvSchema.properties)) {
     const value = source[key]
-    if (value !== undefined && value !== '') raw[key] = value
+    if (value === undefined || value === '') continue
+    // TypeBox's conversion uses parseInt: "3.5" would become 3, "1e3" 1 and "true" 1.
+    if (schema[Kind] === 'Integer' && !/^-?[0-9]+$/.test(value)) throw new ConfigError(key, 'expected integer')
+    raw[key] = value
   }
   const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
   const firstError = Value.Errors(EnvSchema, env).First()
   if (firstError) {
     const variable = firstError.path.split('/')[1] ?? 'environment'
     // The value is left out on purpose: it may be a secret.
-    throw new ConfigError(variable, firstError.message.toLowerCase())
+    // Only the first letter: lower-casing the rest would misquote patterns ("[a-za-z…]").
+    throw new ConfigError(variable, firstError.message.replace(/^./, c => c.toLowerCase()))
   }
   return toConfig(env as Env)
 }
@@ -141,5 +145,7 @@ function toConfig (env: Env): Config {
 function parseTrustProxy (value: boolean | number | string): boolean | number | string {
   if (value === 'true') return true
   if (value === 'false') return false
+  // A hop count must reach Fastify as a number: as a string it is read as an address list.
+  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return Number(value)
   return value
 }

@@ -32,7 +32,8 @@ export default fp(async function authPlugin (app) {
     secret: jwtSecret,
     // Pinned both ways: a token can never choose its own algorithm ("none", RS/HS confusion).
     sign: { algorithm: 'HS256', expiresIn: jwtTtlSeconds, iss: 'twofold' },
-    verify: { algorithms: ['HS256'], allowedIss: 'twofold' }
+    // allowedIss only checks an iss that is present, and exp only one that is: require both.
+    verify: { algorithms: ['HS256'], allowedIss: 'twofold', requiredClaims: ['iss', 'sub', 'exp'] }
   })
 
   app.decorate('authenticate', async function authenticate (request: FastifyRequest) {

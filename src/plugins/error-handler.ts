@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { AppError, DependencyUnavailableError, ErrorCatalogue, errorBody } from '../errors.js'
+import { Prisma } from '../generated/prisma/client.js'
 
 // Fastify's own client errors keep their status; each gets the catalogue's wording.
 const FASTIFY_CODES: Record<string, keyof typeof ErrorCatalogue> = {
@@ -10,6 +11,12 @@ const FASTIFY_CODES: Record<string, keyof typeof ErrorCatalogue> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'validation'
 }
 
+/** Prisma's P1xxx: the database is unreachable, gone or timing out; P2024: no pooled connection came free. */
+function isDatabaseUnavailable (error: unknown): boolean {
+  if (error instanceof Prisma.PrismaClientInitializationError) return true
+  return error instanceof Prisma.PrismaClientKnownRequestError && (error.code.startsWith('P1') || error.code === 'P2024')
+}
+
 /** The one place errors become responses: always the envelope, never a 5xx detail. */
 export default fp(async function errorHandlerPlugin (app) {
   app.setErrorHandler(function handleError (error: FastifyError | AppError | DependencyUnavailableError, request, reply) {
@@ -17,7 +24,7 @@ export default fp(async function errorHandlerPlugin (app) {
       if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
       return reply.code(error.statusCode).send(errorBody(error.statusCode, error.message))
     }
-    if (error instanceof DependencyUnavailableError) return unavailable(error)
+    if (error instanceof DependencyUnavailableError || isDatabaseUnavailable(error)) return unavailable(error)
     const fastifyError = error as FastifyError
     if (fastifyError.validation) {
       const message = `${fastifyError.validationContext ?? 'request'}${fastifyError.message.replace(/^(body|querystring|params|headers)/, '')}`

@@ -1,0 +1,148 @@
+import t, { type Test } from 'tap'
+import Fastify from 'fastify'
+import { ConfigError, loadConfig } from '../../src/config/config.js'
+
+const KEY = Buffer.alloc(32, 7).toString('base64')
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgresql://twofold:pw@db.internal:5432/twofold',
+  REDIS_URL: 'redis://cache.internal:6379',
+  JWT_SECRET: 'p'.repeat(48),
+  TOTP_ENCRYPTION_KEY: KEY
+}
+
+/** Runs loadConfig and returns the ConfigError it must throw. */
+function configError (t: Test, env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    t.type(err, ConfigError, 'throws a ConfigError')
+    return err as ConfigError
+  }
+  t.fail(`loadConfig accepted ${JSON.stringify(env)}`)
+  throw new Error('unreachable')
+}
+
+t.test('defaults', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.port, 3000)
+  t.equal(config.host, '127.0.0.1')
+  t.equal(config.dataDir, './data')
+  t.equal(config.jwtTtlSeconds, 900)
+  t.equal(config.bcryptCost, 12)
+  t.equal(config.registration, 'open')
+  t.equal(config.env, 'development')
+  t.equal(config.trustProxy, false)
+  t.equal(config.databaseUrl, undefined)
+  t.equal(config.redisUrl, undefined)
+  t.equal(config.jwtSecret, undefined)
+  t.equal(config.tfa.encryptionKey, undefined)
+  // An empty variable counts as unset, as in most shells' `VAR=` lines.
+  t.equal(loadConfig({ PORT: '' }).port, 3000)
+})
+
+t.test('values are read and converted', async (t) => {
+  const config = loadConfig({ PORT: '8080', HOST: '0.0.0.0', BCRYPT_COST: '10', REGISTRATION: 'closed', JWT_TTL_SECONDS: '60', TOTP_ENCRYPTION_KEY: KEY })
+  t.equal(config.port, 8080)
+  t.equal(config.host, '0.0.0.0')
+  t.equal(config.bcryptCost, 10)
+  t.equal(config.registration, 'closed')
+  t.equal(config.jwtTtlSeconds, 60)
+  t.same(config.tfa.encryptionKey, { id: 'k1', key: Buffer.alloc(32, 7) })
+  t.same(config.tfa.decryptionKeys.get('k1'), Buffer.alloc(32, 7))
+})
+
+t.test('a bad value throws a ConfigError naming the variable', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['BCRYPT_COST', '3'],
+    ['BCRYPT_COST', '16'],
+    ['REGISTRATION', 'maybe'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['REDIS_URL', 'http://cache:6379'],
+    ['LOG_LEVEL', 'verbose'],
+    ['NODE_ENV', 'staging'],
+    ['JWT_TTL_SECONDS', '5'],
+    // Not silently truncated by parseInt: "3.5" is not port 3, "1e3" is not 1, "true" is not 1.
+    ['PORT', '3.5'],
+    ['PORT', '1e3'],
+    ['TFA_MAX_FAILURES', 'true'],
+    ['BCRYPT_COST', '12abc']
+  ]
+  for (const [variable, value] of cases) {
+    const err = configError(t, { [variable]: value })
+    t.equal(err.variable, variable, `${variable}=${value}: variable`)
+    t.match(err.message, new RegExp(`^Invalid configuration: ${variable} `), `${variable}=${value}: message names it`)
+  }
+})
+
+t.test('the message quotes a pattern as written (not lower-cased)', async (t) => {
+  const err = configError(t, { TOTP_ENCRYPTION_KEY: 'nope' })
+  t.match(err.message, '[A-Za-z0-9+/]{43}=')
+})
+
+t.test('production requires the external services and real secrets', async (t) => {
+  t.equal(loadConfig(PRODUCTION).env, 'production', 'a complete production environment loads')
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'] as const) {
+    const err = configError(t, { ...PRODUCTION, [name]: undefined })
+    t.equal(err.variable, name, `missing ${name} is named`)
+    t.match(err.message, name)
+    t.match(err.message, 'production')
+  }
+})
+
+t.test('BCRYPT_COST: 4 is fine in test, below 10 refused in production', async (t) => {
+  t.equal(loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '4' }).bcryptCost, 4)
+  const err = configError(t, { ...PRODUCTION, BCRYPT_COST: '9' })
+  t.equal(err.variable, 'BCRYPT_COST')
+  t.equal(loadConfig({ ...PRODUCTION, BCRYPT_COST: '10' }).bcryptCost, 10)
+})
+
+t.test('a ConfigError never repeats the offending value', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['JWT_SECRET', 'hunter2-but-too-short'],
+    ['TOTP_ENCRYPTION_KEY', 'c2VjcmV0LWtleS1vZi10aGUtd3JvbmctbGVuZ3Ro'],
+    ['TOTP_DECRYPTION_KEYS', 'old:c2VjcmV0LWtleS1vZi10aGUtd3JvbmctbGVuZ3Ro'],
+    ['DATABASE_URL', 'mysql://admin:s3cr3t-pw@db:3306/app'],
+    ['REDIS_URL', 'http://:r3dis-pw@cache:6379']
+  ]
+  for (const [variable, value] of cases) {
+    for (const env of [{ [variable]: value }, { ...PRODUCTION, [variable]: value }]) {
+      const err = configError(t, env)
+      t.equal(err.variable, variable)
+      t.notMatch(err.message, value, `${variable}: value left out`)
+      t.notMatch(String(err.stack), value, `${variable}: value not in the stack either`)
+    }
+  }
+  t.notMatch(configError(t, { JWT_SECRET: 'hunter2-but-too-short' }).message, 'hunter2')
+})
+
+t.test('TRUST_PROXY', async (t) => {
+  t.equal(loadConfig({}).trustProxy, false, 'off by default')
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2, 'a hop count is a number')
+  t.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, 0)
+  t.equal(loadConfig({ TRUST_PROXY: '10.0.0.1, 10.0.0.0/8' }).trustProxy, '10.0.0.1, 10.0.0.0/8', 'an address list stays a string')
+  t.equal(loadConfig({ TRUST_PROXY: 'loopback' }).trustProxy, 'loopback')
+
+  // What Fastify makes of each value: the client address seen behind the proxies.
+  async function clientIp (trustProxy: string, forwardedFor: string) {
+    const app = Fastify({ trustProxy: loadConfig({ TRUST_PROXY: trustProxy }).trustProxy as boolean | string })
+    app.get('/ip', async (request) => ({ ip: request.ip }))
+    try {
+      const res = await app.inject({ url: '/ip', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': forwardedFor } })
+      return (res.json() as { ip: string }).ip
+    } finally {
+      await app.close()
+    }
+  }
+  t.equal(await clientIp('false', '203.0.113.9, 10.0.0.5'), '127.0.0.1', 'false: the socket address')
+  t.equal(await clientIp('true', '203.0.113.9, 10.0.0.5'), '203.0.113.9', 'true: the left-most address')
+  // Fastify 5.12 no longer honours hop counts (a direct client could forge the hops): a number
+  // starts fine but trusts no proxy, so a forged X-Forwarded-For never becomes the client address.
+  t.equal(await clientIp('1', '203.0.113.9, 10.0.0.5'), '127.0.0.1', 'a hop count trusts nothing')
+  t.equal(await clientIp('2', '203.0.113.9, 10.0.0.5'), '127.0.0.1', 'a hop count trusts nothing')
+  t.equal(await clientIp('127.0.0.1', '203.0.113.9, 10.0.0.5'), '10.0.0.5', 'a trusted address')
+})

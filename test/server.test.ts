@@ -1,0 +1,131 @@
+import { execSync, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { createTestDatabase, TEST_REDIS_URL } from './helper.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const serverJs = path.join(root, 'dist', 'server.js')
+
+// The test is of the built server, as `npm start` runs it: rebuild when any source is newer.
+function newestSource (): number {
+  let latest = 0
+  for (const entry of readdirSync(path.join(root, 'src'), { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) latest = Math.max(latest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs)
+  }
+  return latest
+}
+if (!existsSync(serverJs) || statSync(serverJs).mtimeMs < newestSource()) {
+  execSync('npm run -s build', { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+interface Run { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }> }
+
+function startServer (env: Record<string, string>): Run {
+  const child = spawn(process.execPath, [serverJs], {
+    cwd: root,
+    // Only what the test gives: nothing leaks in from the developer's environment.
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }))
+  })
+  return { child, stdout: () => stdout, stderr: () => stderr, exited }
+}
+
+async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+t.test('a bad variable: exit code 1, the variable named on stderr', async (t) => {
+  const run = startServer({ PORT: 'abc', NODE_ENV: 'test' })
+  t.teardown(() => { run.child.kill('SIGKILL') })
+  const { code } = await run.exited
+  t.equal(code, 1)
+  t.match(run.stderr(), /Invalid configuration: PORT/)
+  t.notMatch(run.stderr(), /at .*\.js:\d+/, 'a message, not a stack trace')
+})
+
+t.test('production without secrets refuses to start', async (t) => {
+  const run = startServer({ NODE_ENV: 'production', DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1' })
+  t.teardown(() => { run.child.kill('SIGKILL') })
+  const { code } = await run.exited
+  t.equal(code, 1)
+  t.match(run.stderr(), /JWT_SECRET/)
+})
+
+t.test('SIGTERM: an in-flight request completes, then a clean exit', { timeout: 60_000 }, async (t) => {
+  const port = await freePort()
+  const prefix = `test:server:${randomBytes(6).toString('hex')}:`
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'twofold-server-'))
+  t.teardown(async () => {
+    await rm(dataDir, { recursive: true, force: true })
+    const redis = new Redis(TEST_REDIS_URL)
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+  })
+  const run = startServer({
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: await createTestDatabase(t),
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    JWT_SECRET: randomBytes(32).toString('base64'),
+    TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    DATA_DIR: dataDir,
+    BCRYPT_COST: '12',
+    LOG_LEVEL: 'info'
+  })
+  t.teardown(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL') })
+
+  const base = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  let healthy = false
+  while (!healthy && Date.now() < deadline && run.child.exitCode === null) {
+    healthy = await fetch(`${base}/healthz`).then(r => r.ok, () => false)
+    if (!healthy) await sleep(100)
+  }
+  t.ok(healthy, `the server answers /healthz (stderr: ${run.stderr().slice(0, 500)})`)
+  if (!healthy) return
+
+  const started = Date.now()
+  const slow = fetch(`${base}/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'graceful', password: 'correct horse battery' })
+  })
+  // SIGTERM once the server has the request (it logs it), while the cost-12 hash still runs.
+  while (!run.stdout().includes('"url":"/users"') && Date.now() - started < 10_000) await sleep(2)
+  const completedBefore = run.stdout().includes('"statusCode":201')
+  t.ok(run.child.kill('SIGTERM'), 'SIGTERM sent')
+  t.notOk(completedBefore, 'the request was still running at SIGTERM')
+  const res = await slow
+  t.equal(res.status, 201, 'the in-flight registration completes')
+  t.match(await res.json(), { id: String, username: 'graceful' })
+  t.equal(res.headers.get('connection'), 'close', 'and tells the client the connection ends')
+
+  const { code, signal } = await run.exited
+  t.ok(Date.now() - started < 5000, `exited promptly, not at close-with-grace's 10 s deadline (${Date.now() - started} ms)`)
+  t.equal(signal, null, 'not killed by the signal')
+  t.equal(code, 0, `exit code 0 (stderr: ${run.stderr().slice(0, 500)})`)
+  t.match(run.stdout(), /shutting down/, 'the shutdown was logged')
+  await t.rejects(fetch(`${base}/healthz`), 'no longer listening')
+})

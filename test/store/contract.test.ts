@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
+import type { EphemeralStore, FactorKeys } from '../../src/store/ephemeral-store.js'
+import { factorKeys } from '../../src/store/keys.js'
+import { createMemoryStore } from '../../src/store/memory-store.js'
+import { createRedisStore } from '../../src/store/redis-store.js'
+import { TEST_REDIS_URL, TestClock } from '../helper.js'
+
+interface Backend {
+  store: EphemeralStore
+  /** Stores sharing this one's state (other connections / instances), for the burst tests. */
+  peers: EphemeralStore[]
+  /** Lets `ms` of store time pass: a moved clock in memory, a real (short) wait on Redis. */
+  elapse: (ms: number) => Promise<void>
+  /** A TTL short enough to wait out; long enough that a test step never outlives it by accident. */
+  shortTtlMs: number
+}
+
+let userCounter = 0
+const freshKeys = (prefix: string): FactorKeys => factorKeys(prefix, `user-${++userCounter}-${randomBytes(4).toString('hex')}`)
+
+/** The EphemeralStore contract: every implementation must pass all of it. */
+function storeContract (name: string, factory: (t: Test) => Promise<Backend & { prefix: string }>) {
+  t.test(name, async (t) => {
+    const { store, peers, elapse, shortTtlMs, prefix } = await factory(t)
+    const keys = () => freshKeys(prefix)
+    const LONG = 60_000
+
+    t.test('acceptStep: once per step, never an older one', async (t) => {
+      const k = keys()
+      t.same(await store.acceptStep(k, 1000, LONG), { status: 'accepted' })
+      t.same(await store.acceptStep(k, 1000, LONG), { status: 'replayed' }, 'same step refused')
+      t.same(await store.acceptStep(k, 999, LONG), { status: 'replayed' }, 'older step refused')
+      t.same(await store.acceptStep(k, 1, LONG), { status: 'replayed' }, 'much older step refused')
+      t.same(await store.acceptStep(k, 1001, LONG), { status: 'accepted' }, 'newer step accepted')
+      t.same(await store.acceptStep(k, 1000, LONG), { status: 'replayed' }, 'the step before the newest refused')
+      t.same(await store.acceptStep(k, 1001, LONG), { status: 'replayed' })
+      t.equal(await store.getCount(k.lastStep), 1001, 'the last step is kept')
+      t.same(await store.acceptStep(keys(), 1000, LONG), { status: 'accepted' }, 'another user is independent')
+    })
+
+    t.test('registerFailure counts, then locks and clears the count', async (t) => {
+      const k = keys()
+      const opts = { max: 3, lockMs: 30_000, windowMs: LONG }
+      t.same(await store.registerFailure(k, opts), { failures: 1, lockedMs: 0 })
+      t.equal(await store.getCount(k.failures), 1)
+      t.same(await store.registerFailure(k, opts), { failures: 2, lockedMs: 0 })
+      t.equal(await store.getCount(k.failures), 2)
+      const third = await store.registerFailure(k, opts)
+      t.equal(third.failures, 3, 'the max-th failure')
+      t.ok(third.lockedMs > 29_000 && third.lockedMs <= 30_000, `locks for lockMs (${third.lockedMs})`)
+      t.equal(await store.getCount(k.failures), 0, 'count cleared by the lock')
+      const lockLeft = await store.remainingMs(k.lock)
+      t.ok(lockLeft > 29_000 && lockLeft <= 30_000, `lock key lives lockMs (${lockLeft})`)
+
+      // While locked: nothing counts, the lock is reported.
+      for (let i = 0; i < 5; i++) {
+        const during = await store.registerFailure(k, opts)
+        t.equal(during.failures, 0, 'not counted while locked')
+        t.ok(during.lockedMs > 0 && during.lockedMs <= 30_000, 'lockedMs reported')
+      }
+      t.equal(await store.getCount(k.failures), 0)
+      const remaining = await store.remainingMs(k.lock)
+      t.ok(remaining <= lockLeft, 'more failures do not extend the lock')
+
+      const accept = await store.acceptStep(k, 5, LONG)
+      t.equal(accept.status, 'locked', 'acceptStep refused while locked')
+      t.ok(accept.status === 'locked' && accept.lockedMs > 0 && accept.lockedMs <= 30_000, 'with lockedMs')
+      t.equal(await store.getCount(k.lastStep), 0, 'a refused step is not recorded')
+    })
+
+    t.test('max 1 locks at the first failure', async (t) => {
+      const k = keys()
+      const first = await store.registerFailure(k, { max: 1, lockMs: 10_000, windowMs: LONG })
+      t.equal(first.failures, 1)
+      t.ok(first.lockedMs > 9000)
+      t.ok(await store.remainingMs(k.lock) > 9000)
+    })
+
+    t.test('acceptStep clears the failure count', async (t) => {
+      const k = keys()
+      const opts = { max: 5, lockMs: 30_000, windowMs: LONG }
+      await store.registerFailure(k, opts)
+      await store.registerFailure(k, opts)
+      t.equal(await store.getCount(k.failures), 2)
+      t.same(await store.acceptStep(k, 7, LONG), { status: 'accepted' })
+      t.equal(await store.getCount(k.failures), 0)
+      t.same(await store.registerFailure(k, opts), { failures: 1, lockedMs: 0 }, 'counting starts over')
+      const replay = await store.acceptStep(k, 7, LONG)
+      t.same(replay, { status: 'replayed' })
+      t.equal(await store.getCount(k.failures), 1, 'a replay does not clear the count')
+    })
+
+    t.test('keys expire', async (t) => {
+      const k = keys()
+      t.same(await store.acceptStep(k, 50, shortTtlMs), { status: 'accepted' })
+      const left = await store.remainingMs(k.lastStep)
+      t.ok(left > 0 && left <= shortTtlMs, `last step has its TTL (${left})`)
+      await store.registerFailure(k, { max: 10, lockMs: shortTtlMs, windowMs: shortTtlMs })
+      await store.registerFailure(k, { max: 10, lockMs: shortTtlMs, windowMs: shortTtlMs })
+      t.equal(await store.getCount(k.failures), 2)
+      const windowLeft = await store.remainingMs(k.failures)
+      t.ok(windowLeft > 0 && windowLeft <= shortTtlMs, `the failure window (${windowLeft})`)
+
+      await elapse(shortTtlMs + 50)
+      t.equal(await store.remainingMs(k.lastStep), 0)
+      t.equal(await store.getCount(k.lastStep), 0, 'last step gone')
+      t.equal(await store.getCount(k.failures), 0, 'failures gone after the window')
+      t.same(await store.acceptStep(k, 50, LONG), { status: 'accepted' }, 'after expiry the record is gone')
+
+      const lockKeys = keys()
+      const locked = await store.registerFailure(lockKeys, { max: 1, lockMs: shortTtlMs, windowMs: LONG })
+      t.ok(locked.lockedMs > 0)
+      t.equal((await store.acceptStep(lockKeys, 1, LONG)).status, 'locked')
+      await elapse(shortTtlMs + 50)
+      t.equal(await store.remainingMs(lockKeys.lock), 0, 'the lock expires')
+      t.same(await store.acceptStep(lockKeys, 1, LONG), { status: 'accepted' }, 'and steps are accepted again')
+      t.same(await store.registerFailure(lockKeys, { max: 1, lockMs: shortTtlMs, windowMs: LONG }), { failures: 1, lockedMs: shortTtlMs }, 'and failures count again')
+    })
+
+    t.test('the failure window is not extended by later failures', async (t) => {
+      const k = keys()
+      const opts = { max: 100, lockMs: 10_000, windowMs: shortTtlMs }
+      await store.registerFailure(k, opts)
+      await elapse(Math.floor(shortTtlMs / 2))
+      await store.registerFailure(k, opts)
+      t.equal(await store.getCount(k.failures), 2)
+      await elapse(Math.floor(shortTtlMs / 2) + 50)
+      t.equal(await store.getCount(k.failures), 0, 'the window runs from the first failure')
+    })
+
+    t.test('a burst of 50 acceptStep with one step: exactly one accepted', async (t) => {
+      const k = keys()
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (peers[i % peers.length] ?? store).acceptStep(k, 4242, LONG)))
+      t.equal(results.filter(r => r.status === 'accepted').length, 1)
+      t.equal(results.filter(r => r.status === 'replayed').length, 49)
+    })
+
+    t.test('a burst of 50 acceptStep with different steps: none older than an accepted one follows it', async (t) => {
+      const k = keys()
+      const steps = Array.from({ length: 50 }, (_, i) => 1000 + (i * 7) % 50)
+      const results = await Promise.all(steps.map((step, i) => (peers[i % peers.length] ?? store).acceptStep(k, step, LONG)))
+      t.ok(results.filter(r => r.status === 'accepted').length >= 1)
+      t.equal(await store.getCount(k.lastStep), Math.max(...steps.filter((_, i) => results[i]?.status === 'accepted')), 'the highest accepted step is the record')
+    })
+
+    t.test('a burst of 20 registerFailure: no lost increments', async (t) => {
+      const k = keys()
+      const opts = { max: 100, lockMs: 30_000, windowMs: LONG }
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (peers[i % peers.length] ?? store).registerFailure(k, opts)))
+      t.equal(await store.getCount(k.failures), 20)
+      t.same(results.map(r => r.failures).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1), 'each call saw its own count')
+      t.ok(results.every(r => r.lockedMs === 0))
+    })
+
+    t.test('a burst crossing max locks exactly once', async (t) => {
+      const k = keys()
+      const opts = { max: 5, lockMs: 30_000, windowMs: LONG }
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (peers[i % peers.length] ?? store).registerFailure(k, opts)))
+      t.equal(results.filter(r => r.failures === 5 && r.lockedMs > 0).length, 1, 'one call locked')
+      t.equal(results.filter(r => r.lockedMs === 0).length, 4, 'four counted before the lock')
+      t.equal(results.filter(r => r.failures === 0 && r.lockedMs > 0).length, 15, 'the rest found it locked')
+      t.equal(await store.getCount(k.failures), 0)
+    })
+
+    t.test('remainingMs, getCount, delete, ping', async (t) => {
+      const k = keys()
+      t.equal(await store.remainingMs(k.lock), 0, 'absent key: 0')
+      t.equal(await store.getCount(k.failures), 0, 'absent counter: 0')
+      await store.acceptStep(k, 77, 10_000)
+      const left = await store.remainingMs(k.lastStep)
+      t.ok(left > 9000 && left <= 10_000, `remaining ≈ ttl (${left})`)
+      await store.registerFailure(k, { max: 1, lockMs: 20_000, windowMs: LONG })
+      t.ok(await store.remainingMs(k.lock) > 19_000)
+      await store.delete(k.lock, k.lastStep, k.failures)
+      t.equal(await store.remainingMs(k.lock), 0, 'deleted lock')
+      t.equal(await store.getCount(k.lastStep), 0, 'deleted step')
+      t.same(await store.acceptStep(k, 77, LONG), { status: 'accepted' }, 'a deleted record no longer refuses')
+      await store.delete()
+      await store.delete(`${prefix}never-existed`)
+      await t.resolves(store.ping())
+      t.ok(store.kind === 'memory' || store.kind === 'redis')
+    })
+  })
+}
+
+storeContract('memory store', async (t) => {
+  const clock = new TestClock()
+  const store = createMemoryStore(clock.now)
+  t.teardown(() => store.close())
+  return {
+    store,
+    peers: [store],
+    prefix: 'mem:',
+    shortTtlMs: 1000,
+    elapse: async (ms) => { clock.advance(ms) }
+  }
+})
+
+storeContract('redis store', async (t) => {
+  const prefix = `test:contract:${randomBytes(6).toString('hex')}:`
+  // Several connections: as several service instances would share one Redis.
+  const clients = Array.from({ length: 4 }, () => new Redis(TEST_REDIS_URL))
+  const stores = clients.map(client => createRedisStore(client))
+  t.teardown(async () => {
+    const keys = await clients[0]?.keys(`${prefix}*`) ?? []
+    if (keys.length > 0) await clients[0]?.del(...keys)
+    for (const client of clients) client.disconnect()
+  })
+  const store = stores[0]
+  if (store === undefined) throw new Error('no store')
+  t.equal(store.kind, 'redis')
+  return {
+    store,
+    peers: stores,
+    prefix,
+    shortTtlMs: 150,
+    // Real time on Redis: the only place a short sleep stands in for a clock.
+    elapse: async (ms) => { await sleep(ms) }
+  }
+})
+
+t.test('memory store: the clock, not wall time, drives expiry', async (t) => {
+  const clock = new TestClock(1_000_000)
+  const store = createMemoryStore(clock.now)
+  t.teardown(() => store.close())
+  const k = freshKeys('clock:')
+  await store.registerFailure(k, { max: 1, lockMs: 5000, windowMs: 5000 })
+  clock.advance(4999)
+  t.equal(await store.remainingMs(k.lock), 1)
+  clock.advance(1)
+  t.equal(await store.remainingMs(k.lock), 0)
+})
+
+t.test('redis store: a dead connection is a DependencyUnavailableError, not a result', async (t) => {
+  const client = new Redis('redis://127.0.0.1:6390', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  t.teardown(() => client.disconnect())
+  await client.connect().catch(() => {})
+  const store = createRedisStore(client)
+  const k = freshKeys('dead:')
+  await t.rejects(store.acceptStep(k, 1, 1000), { name: 'DependencyUnavailableError', dependency: 'store' })
+  await t.rejects(store.registerFailure(k, { max: 1, lockMs: 1000, windowMs: 1000 }), { name: 'DependencyUnavailableError' })
+  await t.rejects(store.remainingMs(k.lock), { name: 'DependencyUnavailableError' })
+  await t.rejects(store.ping(), { name: 'DependencyUnavailableError' })
+})
