@@ -56,11 +56,13 @@ export function createLoginService ({ prisma, passwords, secondFactor }: LoginDe
       return { userId: user.id, amr: ['pwd'] }
     }
 
-    const explicit = input.totp ?? input.recovery_code
+    // An empty field is a field left blank in a form: no code, not a wrong one.
+    const typedTotp = input.totp === undefined || input.totp.trim() === '' ? undefined : input.totp
+    const explicit = typedTotp ?? input.recovery_code
     const password = await checkPassword(input.password, user.passwordHash, explicit !== undefined)
     if (!password.ok) throw new AppError('invalidCredentials')
 
-    const totp = input.totp !== undefined ? normalizeTotpInput(input.totp) : password.appendedCode
+    const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : password.appendedCode
     if (totp === undefined && input.recovery_code === undefined) {
       // A missing code is the normal first step of a two-step form: it is not a failure,
       // but a locked account still learns it is locked.
@@ -70,7 +72,7 @@ export function createLoginService ({ prisma, passwords, secondFactor }: LoginDe
     }
     const outcome = await secondFactor.verifyAnyCode(user.id, { ciphertext: tfa.secretEnc, keyId: tfa.secretKeyId }, {
       totp,
-      recoveryCode: input.totp === undefined ? input.recovery_code : undefined
+      recoveryCode: typedTotp === undefined ? input.recovery_code : undefined
     })
     if (!outcome.ok) throwCodeFailure(outcome, 'tfaRequired')
     return { userId: user.id, amr: outcome.method === 'otp' ? ['pwd', 'otp', 'mfa'] : ['pwd', 'mfa'] }

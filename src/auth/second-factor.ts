@@ -70,7 +70,7 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
       return await registerFailure(userId)
     },
 
-    /** Verifies whichever code the request carries (a recovery code wins when both are sent). */
+    /** Verifies the recovery code when one is given, else the TOTP code (callers pass one of them). */
     async verifyAnyCode (userId: string, sealed: SealedSecret, codes: { totp?: string, recoveryCode?: string }): Promise<CodeOutcome & { method?: 'otp' | 'recovery' }> {
       if (codes.recoveryCode !== undefined) return { ...await service.verifyRecoveryCode(userId, codes.recoveryCode), method: 'recovery' }
       const secret = secretBox.open(sealed, userId)

@@ -120,9 +120,7 @@ function toConfig (env: Env): Config {
     jwtSecret: env.JWT_SECRET,
     jwtTtlSeconds: env.JWT_TTL_SECONDS,
     bcryptCost: env.BCRYPT_COST,
-    // bcrypt runs on libuv's pool (4 threads by default); a few waiting per core keeps the
-    // cores busy while anything beyond is refused at once instead of queueing for seconds.
-    maxPendingHashes: env.MAX_PENDING_HASHES ?? Math.max(8, os.availableParallelism() * 4),
+    maxPendingHashes: env.MAX_PENDING_HASHES ?? defaultMaxPendingHashes(),
     logLevel: env.LOG_LEVEL,
     registration: env.REGISTRATION,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
@@ -140,6 +138,15 @@ function toConfig (env: Env): Config {
       tfaMax: env.RATE_LIMIT_TFA_MAX
     }
   }
+}
+
+/**
+ * bcrypt runs on libuv's pool (4 threads by default): three verifications per core keep every
+ * core busy, and a login then waits at most about three hash times. Anything beyond is refused
+ * at once (503 + Retry-After) instead of queueing for seconds.
+ */
+export function defaultMaxPendingHashes (): number {
+  return Math.max(4, os.availableParallelism() * 3)
 }
 
 function parseTrustProxy (value: boolean | number | string): boolean | number | string {
