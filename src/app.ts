@@ -38,8 +38,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   }
   const app = Fastify({
     logger,
-    // A hop count is valid for Fastify (proxy-addr) though its types only list the other forms.
-    trustProxy: config.trustProxy as boolean | string,
+    trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     // No coercion of JSON bodies: "123456" must stay a string and a number must not become one.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

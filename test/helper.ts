@@ -70,10 +70,13 @@ export async function buildTestApp (t: Teardown, config?: Config, options: Build
 }
 
 async function deleteKeys (redisUrl: string, prefix: string) {
-  const redis = new Redis(redisUrl)
+  // No retries: an app pointed at a dead Redis must not hang its own teardown.
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null })
+  redis.on('error', () => {})
   try {
     const keys = await redis.keys(`${prefix}*`)
     if (keys.length > 0) await redis.del(...keys)
+  } catch {
   } finally {
     redis.disconnect()
   }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import os from 'node:os'
 import { Kind, Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -18,7 +19,7 @@ const EnvSchema = Type.Object({
   MAX_PENDING_HASHES: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
   REGISTRATION: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
-  TRUST_PROXY: Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.String({ minLength: 1 })], { default: false }),
+  TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
   TFA_ISSUER: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^:]+$', default: 'twofold' }),
   TOTP_WINDOW: Type.Integer({ minimum: 0, maximum: 10, default: 1 }),
   TOTP_ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
@@ -49,7 +50,8 @@ export interface Config {
   maxPendingHashes: number
   logLevel: Env['LOG_LEVEL']
   registration: Env['REGISTRATION']
-  trustProxy: boolean | number | string
+  /** true, false, or the proxies' addresses/CIDRs as Fastify (proxy-addr) reads them. */
+  trustProxy: boolean | string
   tfa: {
     issuer: string
     window: number
@@ -149,10 +151,20 @@ export function defaultMaxPendingHashes (): number {
   return Math.max(4, os.availableParallelism() * 3)
 }
 
-function parseTrustProxy (value: boolean | number | string): boolean | number | string {
+const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+function parseTrustProxy (value: string): boolean | string {
   if (value === 'true') return true
   if (value === 'false') return false
-  // A hop count must reach Fastify as a number: as a string it is read as an address list.
-  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return Number(value)
+  // Fastify 5 ignores hop counts (a direct client could forge the hops): refuse one rather than
+  // start with a setting that silently trusts nothing.
+  if (/^[0-9]+$/.test(value)) throw new ConfigError('TRUST_PROXY', 'must be true, false or the proxies\' addresses (hop counts are not supported)')
+  for (const entry of value.split(',').map(e => e.trim())) {
+    const [address = '', bits, extra] = entry.split('/')
+    const validBits = bits === undefined || (/^[0-9]{1,3}$/.test(bits) && Number(bits) <= (isIP(address) === 6 ? 128 : 32))
+    if (!PROXY_KEYWORDS.has(entry) && (isIP(address) === 0 || !validBits || extra !== undefined)) {
+      throw new ConfigError('TRUST_PROXY', 'must be true, false or a comma-separated list of addresses, CIDR ranges, loopback, linklocal or uniquelocal')
+    }
+  }
   return value
 }
