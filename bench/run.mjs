@@ -122,7 +122,7 @@ async function measure (pid, run) {
 function mintToken (secret, sub) {
   const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url')
   const now = Math.floor(Date.now() / 1000)
-  const head = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc({ sub, amr: ['pwd'], iss: 'twofold', iat: now, exp: now + 3600 })}`
+  const head = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc({ sub, username: 'bench', amr: ['pwd'], iss: 'twofold', iat: now, exp: now + 3600 })}`
   return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`
 }
 

@@ -9,9 +9,11 @@ import rateLimitPlugin from './plugins/rate-limit.js'
 import servicesPlugin from './plugins/services.js'
 import storePlugin from './plugins/store.js'
 import swaggerPlugin from './plugins/swagger.js'
+import adminRoutes, { AdminUserSchema } from './routes/admin.js'
 import healthRoutes from './routes/health.js'
 import loginRoutes from './routes/login.js'
-import tfaRoutes, { TfaStatusSchema } from './routes/tfa.js'
+import tfaRoutes, { TfaSettingsSchema, TfaStatusSchema } from './routes/tfa.js'
+import { EventPageSchema, SecurityEventSchema } from './schemas/events.js'
 import userRoutes, { UserSchema } from './routes/users.js'
 import { ErrorSchema, TokenResponseSchema } from './schemas/common.js'
 
@@ -53,7 +55,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
 
-  for (const schema of [ErrorSchema, TokenResponseSchema, UserSchema, TfaStatusSchema]) app.addSchema(schema)
+  for (const schema of [ErrorSchema, TokenResponseSchema, UserSchema, TfaStatusSchema, TfaSettingsSchema, SecurityEventSchema, EventPageSchema, AdminUserSchema]) app.addSchema(schema)
 
   await app.register(configPlugin, { config, now: options.now ?? Date.now })
   await app.register(errorHandlerPlugin)
@@ -68,6 +70,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(userRoutes)
   await app.register(loginRoutes)
   await app.register(tfaRoutes)
+  await app.register(adminRoutes)
   return app
 }
 

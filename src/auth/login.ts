@@ -2,32 +2,50 @@ import type { Config } from '../config/config.js'
 import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Amr } from '../plugins/auth.js'
+import type { AuditLog, RequestContext } from './audit.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
+import { isProtected, type ProtectedAction } from './protected-actions.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
-import { normalizeUsername } from './users.js'
+import { assertPasswordPolicy, normalizeUsername } from './users.js'
 
-export interface LoginInput {
-  username: string
+export interface Credentials {
   password: string
   totp?: string
   recovery_code?: string
 }
 
+export interface LoginInput extends Credentials { username: string }
+
 export interface LoginDeps {
   prisma: PrismaClient
   passwords: PasswordHasher
   secondFactor: SecondFactorService
+  audit: AuditLog
   config: Config
 }
 
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
 
+const USER_FOR_LOGIN = {
+  id: true,
+  username: true,
+  role: true,
+  passwordHash: true,
+  protectedActions: true,
+  twoFactor: { select: { secretEnc: true, secretKeyId: true, enabledAt: true } }
+} as const
+
+type LoginUser = { id: string, passwordHash: string, protectedActions: string[], twoFactor: { secretEnc: string | null, secretKeyId: string | null, enabledAt: Date | null } | null }
+
+export const hasTfaOn = (user: Pick<LoginUser, 'twoFactor'>) =>
+  user.twoFactor?.enabledAt != null && user.twoFactor.secretEnc !== null && user.twoFactor.secretKeyId !== null
+
 /**
- * Password, then (when TFA is on) the second factor. Returns the user id and the methods used
- * (RFC 8176 amr). Throws the catalogue's errors: a wrong password is always the plain 401, and
- * only a right password reveals that a code is needed.
+ * Password, then (when TFA is on and the action is protected) the second factor: the same rules
+ * at login and at every sensitive action. A wrong password is always the plain 401, and only a
+ * right password reveals that a code is needed.
  */
-export function createLoginService ({ prisma, passwords, secondFactor }: LoginDeps) {
+export function createLoginService ({ prisma, passwords, secondFactor, audit }: LoginDeps) {
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
    * password is wrong, the whole field is tried (a password that itself ends in six digits).
@@ -41,40 +59,83 @@ export function createLoginService ({ prisma, passwords, secondFactor }: LoginDe
     return { ok: await passwords.verify(field, hash) }
   }
 
-  return async function login (input: LoginInput): Promise<{ userId: string, amr: Amr[] }> {
-    const user = await prisma.user.findUnique({
-      where: { username: normalizeUsername(input.username) },
-      select: { id: true, passwordHash: true, twoFactor: { select: { secretEnc: true, secretKeyId: true, enabledAt: true } } }
-    })
-    if (user === null) {
-      await passwords.verifyAgainstDummy(input.password)
-      throw new AppError('invalidCredentials')
-    }
-    const tfa = user.twoFactor
-    if (tfa?.enabledAt == null || tfa.secretEnc === null || tfa.secretKeyId === null) {
-      if (!await passwords.verify(input.password, user.passwordHash)) throw new AppError('invalidCredentials')
-      return { userId: user.id, amr: ['pwd'] }
+  /** Returns the methods used (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
+  async function verifyCredentials (user: LoginUser, input: Credentials, action: ProtectedAction, ctx: RequestContext): Promise<Amr[]> {
+    const fail = (reason: 'password' | 'code' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
+    const codeRequired = hasTfaOn(user) && isProtected(user.protectedActions, action)
+    if (!codeRequired) {
+      if (!await passwords.verify(input.password, user.passwordHash)) {
+        fail('password')
+        throw new AppError('invalidCredentials')
+      }
+      return ['pwd']
     }
 
     // An empty field is a field left blank in a form: no code, not a wrong one.
     const typedTotp = input.totp === undefined || input.totp.trim() === '' ? undefined : input.totp
     const explicit = typedTotp ?? input.recovery_code
     const password = await checkPassword(input.password, user.passwordHash, explicit !== undefined)
-    if (!password.ok) throw new AppError('invalidCredentials')
+    if (!password.ok) {
+      fail('password')
+      throw new AppError('invalidCredentials')
+    }
 
     const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : password.appendedCode
     if (totp === undefined && input.recovery_code === undefined) {
       // A missing code is the normal first step of a two-step form: it is not a failure,
       // but a locked account still learns it is locked.
       const lockedMs = await secondFactor.lockedMs(user.id)
-      if (lockedMs > 0) throwCodeFailure({ lockedMs }, 'tfaRequired')
+      if (lockedMs > 0) {
+        fail('locked')
+        throwCodeFailure({ lockedMs }, 'tfaRequired')
+      }
       throw new AppError('tfaRequired')
     }
-    const outcome = await secondFactor.verifyAnyCode(user.id, { ciphertext: tfa.secretEnc, keyId: tfa.secretKeyId }, {
+    const tfa = user.twoFactor!
+    const outcome = await secondFactor.verifyAnyCode(user.id, { ciphertext: tfa.secretEnc!, keyId: tfa.secretKeyId! }, {
       totp,
       recoveryCode: typedTotp === undefined ? input.recovery_code : undefined
-    })
-    if (!outcome.ok) throwCodeFailure(outcome, 'tfaRequired')
-    return { userId: user.id, amr: outcome.method === 'otp' ? ['pwd', 'otp', 'mfa'] : ['pwd', 'mfa'] }
+    }, ctx)
+    if (!outcome.ok) {
+      fail(outcome.lockedMs > 0 ? 'locked' : 'code')
+      throwCodeFailure(outcome, 'tfaRequired')
+    }
+    if (outcome.method === 'recovery') {
+      audit.record('tfa.recovery_code_used', user.id, ctx, { action })
+      return ['pwd', 'mfa']
+    }
+    return ['pwd', 'otp', 'mfa']
+  }
+
+  return {
+    async login (input: LoginInput, ctx: RequestContext = {}) {
+      const user = await prisma.user.findUnique({ where: { username: normalizeUsername(input.username) }, select: USER_FOR_LOGIN })
+      if (user === null) {
+        await passwords.verifyAgainstDummy(input.password)
+        throw new AppError('invalidCredentials')
+      }
+      const amr = await verifyCredentials(user, input, 'login', ctx)
+      audit.record('login.succeeded', user.id, ctx, { amr })
+      return { userId: user.id, username: user.username, role: user.role, amr, tfaEnabled: hasTfaOn(user) }
+    },
+
+    /** The current password (and, when protected, a code: appended or in `totp`) for a new one. */
+    async changePassword (userId: string, input: Credentials & { new_password: string }, ctx: RequestContext = {}) {
+      const user = await prisma.user.findUnique({ where: { id: userId }, select: USER_FOR_LOGIN })
+      if (user === null) throw new AppError('notFound', 'The user no longer exists.')
+      assertPasswordPolicy(input.new_password)
+      try {
+        await verifyCredentials(user, input, 'password_change', ctx)
+      } catch (err) {
+        // Not a 401: the caller is authenticated, only the confirmation is wrong.
+        if (err instanceof AppError && err.kind === 'invalidCredentials') throw new AppError('currentPasswordWrong')
+        throw err
+      }
+      const passwordHash = await passwords.hash(input.new_password)
+      await prisma.user.update({ where: { id: userId }, data: { passwordHash } })
+      audit.record('password.changed', user.id, ctx)
+    }
   }
 }
+
+export type LoginService = ReturnType<typeof createLoginService>

@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js'
+import type { AuditLog, RequestContext } from './audit.js'
 import { AppError, type ErrorName } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { EphemeralStore } from '../store/ephemeral-store.js'
@@ -15,13 +16,14 @@ export interface SecondFactorDeps {
   secretBox: SecretBox
   config: Config
   now: () => number
+  audit: AuditLog
 }
 
 /**
  * Checks second-factor codes for users whose TFA is on: replay protection, failure counting and
  * lockout, the same at login, disable and every other place that asks for a code.
  */
-export function createSecondFactorService ({ prisma, store, secretBox, config, now }: SecondFactorDeps) {
+export function createSecondFactorService ({ prisma, store, secretBox, config, now, audit }: SecondFactorDeps) {
   const { window, maxFailures, lockSeconds } = config.tfa
   const keysOf = (userId: string) => factorKeys(config.redisKeyPrefix, userId)
   // A step stays acceptable for `window` steps after its own; keep it at least that long, or an
@@ -29,8 +31,10 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
   const usedStepTtlMs = (2 * window + 2) * TOTP_PERIOD_SECONDS * 1000
   const failureWindowMs = lockSeconds * 1000
 
-  async function registerFailure (userId: string): Promise<CodeOutcome> {
-    const { lockedMs } = await store.registerFailure(keysOf(userId), { max: maxFailures, lockMs: lockSeconds * 1000, windowMs: failureWindowMs })
+  async function registerFailure (userId: string, ctx: RequestContext): Promise<CodeOutcome> {
+    const { failures, lockedMs } = await store.registerFailure(keysOf(userId), { max: maxFailures, lockMs: lockSeconds * 1000, windowMs: failureWindowMs })
+    // Exactly one request sees the count reach the maximum (the script is atomic).
+    if (lockedMs > 0 && failures >= maxFailures) audit.record('tfa.locked', userId, ctx, { failures, lock_seconds: lockSeconds })
     return { ok: false, lockedMs }
   }
 
@@ -42,7 +46,7 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
     },
 
     /** Accepts `code` for `secret` at most once per user, across every instance. */
-    async verifyTotp (userId: string, secret: string, code: string): Promise<CodeOutcome> {
+    async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
       const step = matchTotpStep(secret, code, now(), window)
       if (step !== null) {
         const result = await store.acceptStep(keysOf(userId), step, usedStepTtlMs)
@@ -50,7 +54,7 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
         if (result.status === 'locked') return { ok: false, lockedMs: result.lockedMs }
       }
       // A replayed code is a failure like a wrong one: both are someone guessing or reusing.
-      return await registerFailure(userId)
+      return await registerFailure(userId, ctx)
     },
 
     /** Records a code's step as used without counting anything (the code that activates TFA). */
@@ -60,21 +64,31 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
       return (await store.acceptStep(keysOf(userId), step, usedStepTtlMs)).status === 'accepted'
     },
 
-    async verifyRecoveryCode (userId: string, code: string): Promise<CodeOutcome> {
+    async verifyRecoveryCode (userId: string, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
       const lockedMs = await store.remainingMs(keysOf(userId).lock)
       if (lockedMs > 0) return { ok: false, lockedMs }
       if (await consumeRecoveryCode(prisma, userId, code)) {
         await store.delete(keysOf(userId).failures)
         return { ok: true }
       }
-      return await registerFailure(userId)
+      return await registerFailure(userId, ctx)
     },
 
     /** Verifies the recovery code when one is given, else the TOTP code (callers pass one of them). */
-    async verifyAnyCode (userId: string, sealed: SealedSecret, codes: { totp?: string, recoveryCode?: string }): Promise<CodeOutcome & { method?: 'otp' | 'recovery' }> {
-      if (codes.recoveryCode !== undefined) return { ...await service.verifyRecoveryCode(userId, codes.recoveryCode), method: 'recovery' }
+    async verifyAnyCode (userId: string, sealed: SealedSecret, codes: { totp?: string, recoveryCode?: string }, ctx: RequestContext = {}): Promise<CodeOutcome & { method?: 'otp' | 'recovery' }> {
+      if (codes.recoveryCode !== undefined) return { ...await service.verifyRecoveryCode(userId, codes.recoveryCode, ctx), method: 'recovery' }
       const secret = secretBox.open(sealed, userId)
-      return { ...await service.verifyTotp(userId, secret, codes.totp ?? ''), method: 'otp' }
+      return { ...await service.verifyTotp(userId, secret, codes.totp ?? '', ctx), method: 'otp' }
+    },
+
+    async failureCount (userId: string): Promise<number> {
+      return await store.getCount(keysOf(userId).failures)
+    },
+
+    /** Clears the failure count and the lock (an administrator's unblock). */
+    async unlock (userId: string): Promise<void> {
+      const keys = keysOf(userId)
+      await store.delete(keys.failures, keys.lock)
     },
 
     /** Clears counters, lock and used-step record (TFA switched off or reset). */

@@ -2,6 +2,8 @@ import QRCode from 'qrcode'
 import type { Config } from '../config/config.js'
 import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
+import type { AuditLog, RequestContext } from './audit.js'
+import { ALWAYS_PROTECTED, type ProtectedAction } from './protected-actions.js'
 import { countRecoveryCodesLeft, replaceRecoveryCodes } from './recovery-codes.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
 import type { SecretBox } from './secret-box.js'
@@ -17,19 +19,25 @@ interface Deps {
   secondFactor: SecondFactorService
   secretBox: SecretBox
   config: Config
+  audit: AuditLog
 }
 
 /** Enable → validate → disable, and the recovery codes that come with an enabled factor. */
-export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config }: Deps) {
+export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, audit }: Deps) {
   async function loadEnabled (userId: string) {
     const tfa = await prisma.twoFactor.findUnique({ where: { userId } })
     if (tfa?.enabledAt == null || tfa.secretEnc === null || tfa.secretKeyId === null) throw new AppError('tfaNotEnabled')
     return { ...tfa, sealed: { ciphertext: tfa.secretEnc, keyId: tfa.secretKeyId } }
   }
 
+  async function verifyCurrentCode (sealed: { ciphertext: string, keyId: string }, userId: string, totp: string, ctx: RequestContext) {
+    const outcome = await secondFactor.verifyTotp(userId, secretBox.open(sealed, userId), normalizeTotpInput(totp), ctx)
+    if (!outcome.ok) throwCodeFailure(outcome, 'invalidToken')
+  }
+
   return {
     /** A new pending secret, replacing any earlier pending one; TFA is not on until validated. */
-    async enable (user: { id: string, username: string }) {
+    async enable (user: { id: string, username: string }, ctx: RequestContext = {}) {
       const existing = await prisma.twoFactor.findUnique({ where: { userId: user.id }, select: { enabledAt: true } })
       if (existing?.enabledAt != null) throw new AppError('tfaAlreadyEnabled')
       const secret = generateTotpSecret()
@@ -38,10 +46,11 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config }:
       await prisma.twoFactor.upsert({ where: { userId: user.id }, create: { userId: user.id, ...pending }, update: pending })
       const otpauthUrl = buildOtpauthUrl(secret, config.tfa.issuer, user.username)
       const qrCode = await QRCode.toDataURL(otpauthUrl, { errorCorrectionLevel: 'M', margin: 2, width: 256 })
+      audit.record('tfa.enrolment_started', user.id, ctx)
       return { secret, otpauth_url: otpauthUrl, qr_code: qrCode, warning: AUTOMATION_WARNING }
     },
 
-    async validate (userId: string, code: string, deviceName = DEFAULT_DEVICE_NAME) {
+    async validate (userId: string, code: string, deviceName = DEFAULT_DEVICE_NAME, ctx: RequestContext = {}) {
       const tfa = await prisma.twoFactor.findUnique({ where: { userId } })
       if (tfa?.enabledAt != null) throw new AppError('tfaAlreadyEnabled')
       if (tfa?.pendingSecretEnc == null || tfa.pendingKeyId === null) throw new AppError('tfaNotPending')
@@ -57,21 +66,26 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config }:
         if (count !== 1) throw new AppError('tfaNotPending')
         const recoveryCodes = await replaceRecoveryCodes(tx, userId)
         return { enabled: true as const, device_name: deviceName, recovery_codes: recoveryCodes }
+      }).then((result) => {
+        audit.record('tfa.enabled', userId, ctx, { device_name: deviceName })
+        return result
       })
     },
 
-    async disable (userId: string, codes: { totp?: string, recovery_code?: string }) {
+    async disable (userId: string, codes: { totp?: string, recovery_code?: string }, ctx: RequestContext = {}) {
       const tfa = await loadEnabled(userId)
       const outcome = await secondFactor.verifyAnyCode(userId, tfa.sealed, {
         totp: codes.totp === undefined ? undefined : normalizeTotpInput(codes.totp),
         recoveryCode: codes.totp === undefined ? codes.recovery_code : undefined
-      })
+      }, ctx)
       if (!outcome.ok) throwCodeFailure(outcome, 'invalidToken')
+      if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', userId, ctx, { action: 'tfa_disable' })
       await prisma.$transaction([
         prisma.recoveryCode.deleteMany({ where: { userId } }),
         prisma.twoFactor.delete({ where: { userId } })
       ])
       await secondFactor.forget(userId)
+      audit.record('tfa.disabled', userId, ctx, { method: outcome.method ?? null })
       return { enabled: false as const }
     },
 
@@ -86,12 +100,37 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config }:
       }
     },
 
-    async regenerateRecoveryCodes (userId: string, totp: string) {
+    async regenerateRecoveryCodes (userId: string, totp: string, ctx: RequestContext = {}) {
       const tfa = await loadEnabled(userId)
-      const outcome = await secondFactor.verifyTotp(userId, secretBox.open(tfa.sealed, userId), normalizeTotpInput(totp))
-      if (!outcome.ok) throwCodeFailure(outcome, 'invalidToken')
+      await verifyCurrentCode(tfa.sealed, userId, totp, ctx)
       const recoveryCodes = await prisma.$transaction(async (tx) => await replaceRecoveryCodes(tx, userId))
+      audit.record('tfa.recovery_codes_regenerated', userId, ctx)
       return { recovery_codes: recoveryCodes }
+    },
+
+    async renameDevice (userId: string, deviceName: string, ctx: RequestContext = {}) {
+      const { count } = await prisma.twoFactor.updateMany({ where: { userId, enabledAt: { not: null } }, data: { deviceName } })
+      if (count !== 1) throw new AppError('tfaNotEnabled')
+      audit.record('tfa.device_renamed', userId, ctx, { device_name: deviceName })
+    },
+
+    async settings (userId: string) {
+      const user = await prisma.user.findUnique({ where: { id: userId }, select: { protectedActions: true } })
+      if (user === null) throw new AppError('notFound', 'The user no longer exists.')
+      return { protected_actions: user.protectedActions as ProtectedAction[], always_protected: [...ALWAYS_PROTECTED] }
+    },
+
+    /** Choosing what needs a code is itself protected: with TFA on, it takes a current code. */
+    async updateSettings (userId: string, input: { protected_actions: ProtectedAction[], totp?: string }, ctx: RequestContext = {}) {
+      const actions = [...new Set(input.protected_actions)]
+      if (config.tfa.required && !actions.includes('login')) throw new AppError('loginMustStayProtected')
+      const tfa = await prisma.twoFactor.findUnique({ where: { userId } })
+      if (tfa?.enabledAt != null && tfa.secretEnc !== null && tfa.secretKeyId !== null) {
+        await verifyCurrentCode({ ciphertext: tfa.secretEnc, keyId: tfa.secretKeyId }, userId, input.totp ?? '', ctx)
+      }
+      await prisma.user.update({ where: { id: userId }, data: { protectedActions: actions } })
+      audit.record('tfa.settings_changed', userId, ctx, { protected_actions: actions })
+      return await this.settings(userId)
     }
   }
 }

@@ -25,6 +25,10 @@ const EnvSchema = Type.Object({
   TOTP_ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
   TOTP_ENCRYPTION_KEY_ID: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$', default: 'k1' }),
   TOTP_DECRYPTION_KEYS: Type.Optional(Type.String({ pattern: '^([A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$' })),
+  TFA_REQUIRED: Type.Boolean({ default: false }),
+  TFA_REQUIRED_FROM: Type.Optional(Type.String({ minLength: 10 })),
+  ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$' })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8 })),
   TFA_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 1000000, default: 5 }),
   TFA_LOCK_SECONDS: Type.Integer({ minimum: 1, maximum: 86400 * 7, default: 900 }),
   RATE_LIMIT_LOGIN_MAX: Type.Integer({ minimum: 1, default: 20 }),
@@ -57,11 +61,16 @@ export interface Config {
     window: number
     maxFailures: number
     lockSeconds: number
+    /** Mandatory TFA: from `requiredFrom` (or always, when absent) users without it may only enrol. */
+    required: boolean
+    requiredFrom?: Date
     /** Key used to encrypt new secrets, plus older keys still accepted for decryption. */
     encryptionKey?: { id: string, key: Buffer }
     decryptionKeys: Map<string, Buffer>
   }
   rateLimit: { loginMax: number, loginWindowMs: number, tfaMax: number }
+  /** The first administrator, created (or promoted) at start when set. */
+  bootstrapAdmin?: { username: string, password: string }
 }
 
 export class ConfigError extends Error {
@@ -100,6 +109,14 @@ function toConfig (env: Env): Config {
     }
     if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 when NODE_ENV=production')
   }
+  let requiredFrom: Date | undefined
+  if (env.TFA_REQUIRED_FROM !== undefined) {
+    requiredFrom = new Date(env.TFA_REQUIRED_FROM)
+    if (Number.isNaN(requiredFrom.getTime())) throw new ConfigError('TFA_REQUIRED_FROM', 'must be an ISO 8601 date, e.g. 2027-04-17 or 2027-04-17T00:00:00Z')
+  }
+  if ((env.ADMIN_USERNAME === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError(env.ADMIN_USERNAME === undefined ? 'ADMIN_USERNAME' : 'ADMIN_PASSWORD', 'must be set together with ' + (env.ADMIN_USERNAME === undefined ? 'ADMIN_PASSWORD' : 'ADMIN_USERNAME'))
+  }
   const decryptionKeys = new Map<string, Buffer>()
   for (const entry of env.TOTP_DECRYPTION_KEYS?.split(',') ?? []) {
     const [id = '', key = ''] = entry.split(':')
@@ -131,6 +148,8 @@ function toConfig (env: Env): Config {
       window: env.TOTP_WINDOW,
       maxFailures: env.TFA_MAX_FAILURES,
       lockSeconds: env.TFA_LOCK_SECONDS,
+      required: env.TFA_REQUIRED,
+      requiredFrom,
       encryptionKey,
       decryptionKeys
     },
@@ -138,7 +157,10 @@ function toConfig (env: Env): Config {
       loginMax: env.RATE_LIMIT_LOGIN_MAX,
       loginWindowMs: env.RATE_LIMIT_LOGIN_WINDOW,
       tfaMax: env.RATE_LIMIT_TFA_MAX
-    }
+    },
+    bootstrapAdmin: env.ADMIN_USERNAME !== undefined && env.ADMIN_PASSWORD !== undefined
+      ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
+      : undefined
   }
 }
 

@@ -1,14 +1,20 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
+import { hasTfaOn } from '../auth/login.js'
 import { AppError } from '../errors.js'
 
 /** Authentication Method Reference values (RFC 8176) this service issues. */
 export type Amr = 'pwd' | 'otp' | 'mfa'
 
+/** A token that only lets its holder enrol in TFA (mandatory TFA, past the grace period). */
+export const ENROLL_SCOPE = 'tfa:enroll'
+
 export interface AccessTokenClaims {
   sub: string
+  username: string
   amr: Amr[]
+  scope?: typeof ENROLL_SCOPE
 }
 
 declare module '@fastify/jwt' {
@@ -21,7 +27,12 @@ declare module '@fastify/jwt' {
 declare module 'fastify' {
   interface FastifyInstance {
     authenticate: (request: FastifyRequest) => Promise<void>
+    requireAdmin: (request: FastifyRequest) => Promise<void>
     issueAccessToken: (claims: AccessTokenClaims) => { access_token: string, token_type: 'Bearer', expires_in: number }
+  }
+  interface FastifyContextConfig {
+    /** Routes an enrolment-only token may call (see ENROLL_SCOPE). */
+    allowEnrollmentToken?: boolean
   }
 }
 
@@ -33,7 +44,7 @@ export default fp(async function authPlugin (app) {
     // Pinned both ways: a token can never choose its own algorithm ("none", RS/HS confusion).
     sign: { algorithm: 'HS256', expiresIn: jwtTtlSeconds, iss: 'twofold' },
     // allowedIss only checks an iss that is present, and exp only one that is: require both.
-    verify: { algorithms: ['HS256'], allowedIss: 'twofold', requiredClaims: ['iss', 'sub', 'exp'] }
+    verify: { algorithms: ['HS256'], allowedIss: 'twofold', requiredClaims: ['iss', 'sub', 'exp', 'username'] }
   })
 
   app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
@@ -42,9 +53,23 @@ export default fp(async function authPlugin (app) {
     } catch {
       throw new AppError('unauthenticated')
     }
+    if (request.user.scope === ENROLL_SCOPE && request.routeOptions.config.allowEnrollmentToken !== true) {
+      throw new AppError('enrollmentRequired')
+    }
+  })
+
+  // Role from the database, not the token: a demoted admin loses access at once.
+  app.decorate('requireAdmin', async function requireAdmin (request: FastifyRequest) {
+    await app.authenticate(request)
+    const user = await app.prisma.user.findUnique({
+      where: { id: request.user.sub },
+      select: { role: true, twoFactor: { select: { secretEnc: true, secretKeyId: true, enabledAt: true } } }
+    })
+    if (user?.role !== 'admin') throw new AppError('adminRequired')
+    if (hasTfaOn(user) && !request.user.amr.includes('mfa')) throw new AppError('adminMfaRequired')
   })
 
   app.decorate('issueAccessToken', function issueAccessToken (claims: AccessTokenClaims) {
     return { access_token: app.jwt.sign(claims), token_type: 'Bearer' as const, expires_in: jwtTtlSeconds }
   })
-}, { name: 'auth', dependencies: ['config'] })
+}, { name: 'auth', dependencies: ['config', 'prisma'] })

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     prisma: PrismaClient
     databaseMode: 'postgres' | 'embedded'
+    /** Work that must reach the database before its pool closes (e.g. buffered audit events). */
+    beforeDatabaseClose: (fn: () => Promise<void>) => void
   }
 }
 
@@ -30,7 +32,12 @@ export default fp(async function prismaPlugin (app) {
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString, max: config.databasePoolMax }) })
   app.decorate('prisma', prisma)
   app.decorate('databaseMode', embedded ? 'embedded' : 'postgres')
+  // Root-level onClose hooks run in registration order, so this one would run before those of
+  // plugins that use the database; they register their last writes here instead.
+  const lastWrites: Array<() => Promise<void>> = []
+  app.decorate('beforeDatabaseClose', (fn: () => Promise<void>) => { lastWrites.push(fn) })
   app.addHook('onClose', async () => {
+    for (const fn of lastWrites) await fn()
     await prisma.$disconnect()
     await embedded?.stop()
   })

@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin'
-import { createLoginService } from '../auth/login.js'
+import { createAdminService, ensureAdmin, type AdminService } from '../auth/admin.js'
+import { createAuditLog, type AuditLog } from '../auth/audit.js'
+import { createLoginService, type LoginService } from '../auth/login.js'
 import { createPasswordHasher, type PasswordHasher } from '../auth/passwords.js'
 import { createSecondFactorService, type SecondFactorService } from '../auth/second-factor.js'
 import { createSecretBox } from '../auth/secret-box.js'
@@ -9,8 +11,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     passwords: PasswordHasher
     secondFactor: SecondFactorService
-    login: ReturnType<typeof createLoginService>
+    accounts: LoginService
     tfa: TfaEnrolment
+    audit: AuditLog
+    admin: AdminService
   }
 }
 
@@ -21,9 +25,18 @@ export default fp(async function servicesPlugin (app) {
   if (encryptionKey === undefined) throw new Error('TOTP encryption key must be resolved before buildApp (see resolveLocalSecrets)')
   const secretBox = createSecretBox(encryptionKey, decryptionKeys)
   const passwords = createPasswordHasher({ cost: config.bcryptCost, maxPending: config.maxPendingHashes })
-  const secondFactor = createSecondFactorService({ prisma, store, secretBox, config, now })
+  const audit = createAuditLog(prisma, app.log, now)
+  const secondFactor = createSecondFactorService({ prisma, store, secretBox, config, now, audit })
+  app.decorate('audit', audit)
   app.decorate('passwords', passwords)
   app.decorate('secondFactor', secondFactor)
-  app.decorate('login', createLoginService({ prisma, passwords, secondFactor, config }))
-  app.decorate('tfa', createTfaEnrolment({ prisma, secondFactor, secretBox, config }))
+  app.decorate('accounts', createLoginService({ prisma, passwords, secondFactor, audit, config }))
+  app.decorate('tfa', createTfaEnrolment({ prisma, secondFactor, secretBox, config, audit }))
+  app.decorate('admin', createAdminService({ prisma, secondFactor, audit }))
+  app.beforeDatabaseClose(audit.flush)
+
+  if (config.bootstrapAdmin !== undefined) {
+    const outcome = await ensureAdmin({ prisma, passwords }, config.bootstrapAdmin.username, config.bootstrapAdmin.password)
+    if (outcome !== 'unchanged') app.log.info(`Administrator ${config.bootstrapAdmin.username} ${outcome} from ADMIN_USERNAME`)
+  }
 }, { name: 'services', dependencies: ['config', 'prisma', 'store'] })

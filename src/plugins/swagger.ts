@@ -23,6 +23,7 @@ export default fp(async function swaggerPlugin (app) {
         { name: 'authentication', description: 'Logging in' },
         { name: 'users', description: 'Registration and the current user' },
         { name: 'two-factor', description: 'Enrolment, status and recovery codes of the TOTP second factor' },
+        { name: 'admin', description: 'Support desk: find users, reset or unlock their TFA, read their events (role admin)' },
         { name: 'operations', description: 'Health and readiness probes' }
       ],
       components: {

@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { normalizeUsername } from '../auth/users.js'
+import { ENROLL_SCOPE } from '../plugins/auth.js'
+import { contextOf } from './context.js'
 import { errorResponses, exampleError, RecoveryCodeSchema, TotpSchema, UsernameSchema } from '../schemas/common.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
@@ -34,7 +36,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         recovery_code: Type.Optional(RecoveryCodeSchema)
       }, { additionalProperties: false }),
       response: {
-        200: Type.Ref('TokenResponse', { description: 'Logged in. `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","mfa"]` with a recovery code.' }),
+        200: Type.Ref('TokenResponse', { description: 'Logged in. `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after.' }),
         ...errorResponses({
           400: 'Invalid body.',
           429: 'Too many attempts from this client or for this username (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code).',
@@ -58,8 +60,15 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request) => {
-    const { userId, amr } = await app.login(request.body)
-    return app.issueAccessToken({ sub: userId, amr })
+    const { userId, username, amr, tfaEnabled } = await app.accounts.login(request.body, contextOf(request))
+    const { required, requiredFrom } = app.config.tfa
+    if (tfaEnabled || !required) return app.issueAccessToken({ sub: userId, username, amr })
+    if (requiredFrom !== undefined && app.now() < requiredFrom.getTime()) {
+      const day = requiredFrom.toISOString().slice(0, 10)
+      return { ...app.issueAccessToken({ sub: userId, username, amr }), tfa_reminder: `Two-factor authentication becomes mandatory on ${day}: enable it before then (POST /tfa/enable).` }
+    }
+    // Seed 003: after the date, a user without TFA "must first enable MFA to gain further access".
+    return { ...app.issueAccessToken({ sub: userId, username, amr, scope: ENROLL_SCOPE }), scope: ENROLL_SCOPE, tfa_enrollment_required: true }
   })
 }
 

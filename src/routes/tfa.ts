@@ -1,6 +1,10 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { listEvents } from '../auth/events.js'
+import { PROTECTED_ACTIONS } from '../auth/protected-actions.js'
 import { AppError } from '../errors.js'
+import { EventQuerySchema } from '../schemas/events.js'
+import { contextOf } from './context.js'
 import { BearerSecurity, errorResponses, RecoveryCodeSchema, TotpSchema } from '../schemas/common.js'
 
 const RecoveryCodesSchema = Type.Array(Type.String(), {
@@ -17,14 +21,24 @@ const TfaStatusSchema = Type.Object({
 }, { $id: 'TfaStatus', additionalProperties: false })
 
 const auth = { 401: 'Missing, invalid or expired access token.' }
+const enrolOnly = { 403: 'An enrolment-only token (mandatory TFA): enable TFA first.' }
+const ProtectedActionsSchema = Type.Array(Type.Union(PROTECTED_ACTIONS.map(a => Type.Literal(a))), {
+  uniqueItems: true,
+  description: 'Actions that need a code when TFA is on. Default: ["login", "password_change"].'
+})
+const TfaSettingsSchema = Type.Object({
+  protected_actions: ProtectedActionsSchema,
+  always_protected: Type.Array(Type.String(), { description: 'Actions that always need a code: disabling TFA, regenerating recovery codes, changing these settings.' })
+}, { $id: 'TfaSettings', additionalProperties: false })
 const locked = { 429: 'Too many requests, or the second factor is locked after repeated wrong codes (`Retry-After`).' }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { tfaMax, loginWindowMs } = app.config.rateLimit
   const codeRoute = {
     onRequest: [app.authenticate],
-    // Per IP before authentication, per user after it: code guessing is capped both ways.
-    config: { rateLimit: { max: tfaMax, timeWindow: loginWindowMs } },
+    // The cast keeps the literal config type for routes that override it below.
+    config: { rateLimit: { max: tfaMax, timeWindow: loginWindowMs } } as { rateLimit: { max: number, timeWindow: number }, allowEnrollmentToken?: boolean },
+    // Per IP before authentication (config), per user after it: code guessing is capped both ways.
     preHandler: [app.rateLimit({ max: tfaMax, timeWindow: loginWindowMs, keyGenerator: (request) => `tfa-user:${request.user.sub}` })]
   }
   const userOf = async (id: string) => {
@@ -33,8 +47,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     return user
   }
 
+  const enrolRoute = { ...codeRoute, config: { ...codeRoute.config, allowEnrollmentToken: true } }
+
   app.post('/tfa/enable', {
-    ...codeRoute,
+    ...enrolRoute,
     schema: {
       tags: ['two-factor'],
       operationId: 'enableTfa',
@@ -51,10 +67,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         ...errorResponses({ ...auth, 404: 'The user no longer exists.', 409: 'TFA is already enabled.', ...locked })
       }
     }
-  }, async (request) => await app.tfa.enable(await userOf(request.user.sub)))
+  }, async (request) => await app.tfa.enable(await userOf(request.user.sub), contextOf(request)))
 
   app.post('/tfa/validate', {
-    ...codeRoute,
+    ...enrolRoute,
     schema: {
       tags: ['two-factor'],
       operationId: 'validateTfa',
@@ -69,7 +85,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         ...errorResponses({ 400: 'Wrong code (`Invalid token.`): TFA stays off.', ...auth, 409: 'Nothing pending (call /tfa/enable first), or TFA is already on.', ...locked })
       }
     }
-  }, async (request) => await app.tfa.validate(request.user.sub, request.body.totp, request.body.device_name))
+  }, async (request) => await app.tfa.validate(request.user.sub, request.body.totp, request.body.device_name, contextOf(request)))
 
   app.post('/tfa/disable', {
     ...codeRoute,
@@ -84,13 +100,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       ]),
       response: {
         200: Type.Object({ enabled: Type.Literal(false) }, { additionalProperties: false, description: 'TFA is off; its secret and recovery codes are deleted.' }),
-        ...errorResponses({ 400: 'Wrong code (`Invalid token.`): TFA stays on, and the failure counts towards the lock.', ...auth, 409: 'TFA is not enabled.', ...locked })
+        ...errorResponses({ 400: 'Wrong code (`Invalid token.`): TFA stays on, and the failure counts towards the lock.', ...auth, ...enrolOnly, 409: 'TFA is not enabled.', ...locked })
       }
     }
-  }, async (request) => await app.tfa.disable(request.user.sub, request.body))
+  }, async (request) => await app.tfa.disable(request.user.sub, request.body, contextOf(request)))
 
   app.get('/tfa', {
     onRequest: [app.authenticate],
+    config: { allowEnrollmentToken: true },
     schema: {
       tags: ['two-factor'],
       operationId: 'getTfaStatus',
@@ -110,11 +127,64 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Object({ totp: TotpSchema }, { additionalProperties: false }),
       response: {
         200: Type.Object({ recovery_codes: RecoveryCodesSchema }, { additionalProperties: false, description: 'New codes; the old ones no longer work.' }),
-        ...errorResponses({ 400: 'Wrong code (`Invalid token.`).', ...auth, 409: 'TFA is not enabled.', ...locked })
+        ...errorResponses({ 400: 'Wrong code (`Invalid token.`).', ...auth, ...enrolOnly, 409: 'TFA is not enabled.', ...locked })
       }
     }
-  }, async (request) => await app.tfa.regenerateRecoveryCodes(request.user.sub, request.body.totp))
+  }, async (request) => await app.tfa.regenerateRecoveryCodes(request.user.sub, request.body.totp, contextOf(request)))
+
+  app.patch('/tfa', {
+    onRequest: [app.authenticate],
+    schema: {
+      tags: ['two-factor'],
+      operationId: 'renameTfaDevice',
+      summary: 'Rename the authenticator device',
+      security: BearerSecurity,
+      body: Type.Object({ device_name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+      response: { 200: Type.Ref('TfaStatus', { description: 'The state with the new name.' }), ...errorResponses({ 400: 'Invalid body.', ...auth, ...enrolOnly, 409: 'TFA is not enabled.' }) }
+    }
+  }, async (request) => {
+    await app.tfa.renameDevice(request.user.sub, request.body.device_name, contextOf(request))
+    return await app.tfa.status(request.user.sub)
+  })
+
+  app.get('/tfa/settings', {
+    onRequest: [app.authenticate],
+    schema: {
+      tags: ['two-factor'],
+      operationId: 'getTfaSettings',
+      summary: 'Which actions need a code',
+      security: BearerSecurity,
+      response: { 200: Type.Ref('TfaSettings', { description: 'The settings.' }), ...errorResponses({ ...auth, ...enrolOnly }) }
+    }
+  }, async (request) => await app.tfa.settings(request.user.sub))
+
+  app.put('/tfa/settings', {
+    ...codeRoute,
+    schema: {
+      tags: ['two-factor'],
+      operationId: 'updateTfaSettings',
+      summary: 'Choose which actions need a code (with a current code when TFA is on)',
+      security: BearerSecurity,
+      body: Type.Object({ protected_actions: ProtectedActionsSchema, totp: Type.Optional(TotpSchema) }, { additionalProperties: false }),
+      response: {
+        200: Type.Ref('TfaSettings', { description: 'The new settings.' }),
+        ...errorResponses({ 400: 'Invalid body, a wrong or missing code (`Invalid token.`), or "login" removed while TFA is mandatory.', ...auth, ...enrolOnly, ...locked })
+      }
+    }
+  }, async (request) => await app.tfa.updateSettings(request.user.sub, request.body, contextOf(request)))
+
+  app.get('/tfa/events', {
+    onRequest: [app.authenticate],
+    schema: {
+      tags: ['two-factor'],
+      operationId: 'listOwnSecurityEvents',
+      summary: 'The security events of the current user, newest first',
+      security: BearerSecurity,
+      querystring: EventQuerySchema,
+      response: { 200: Type.Ref('EventPage', { description: 'One page of events.' }), ...errorResponses({ 400: 'Invalid query.', ...auth, ...enrolOnly }) }
+    }
+  }, async (request) => await listEvents(app.prisma, app.audit, request.user.sub, request.query))
 }
 
-export { TfaStatusSchema }
+export { TfaStatusSchema, TfaSettingsSchema }
 export default routes

@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { registerUser } from '../auth/users.js'
 import { AppError } from '../errors.js'
-import { BearerSecurity, errorResponses, UsernameSchema } from '../schemas/common.js'
+import { BearerSecurity, errorResponses, RecoveryCodeSchema, TotpSchema, UsernameSchema } from '../schemas/common.js'
+import { contextOf } from './context.js'
 
 const UserSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -34,22 +35,55 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     if (app.config.registration === 'closed') throw new AppError('registrationClosed')
     const user = await registerUser(app, request.body)
+    app.audit.record('user.registered', user.id, contextOf(request))
     return reply.code(201).send(user)
   })
 
   app.get('/me', {
     onRequest: [app.authenticate],
+    config: { allowEnrollmentToken: true },
     schema: {
       tags: ['users'],
       operationId: 'getMe',
       summary: 'The user the access token belongs to',
+      description: 'Answered from the token alone (no database read).',
       security: BearerSecurity,
-      response: { 200: Type.Ref('User', { description: 'The current user.' }), ...errorResponses({ 401: 'Missing, invalid or expired access token.', 404: 'The user no longer exists.' }) }
+      response: { 200: Type.Ref('User', { description: 'The current user.' }), ...errorResponses({ 401: 'Missing, invalid or expired access token.' }) }
     }
-  }, async (request) => {
-    const user = await app.prisma.user.findUnique({ where: { id: request.user.sub }, select: { id: true, username: true } })
-    if (user === null) throw new AppError('notFound', 'The user no longer exists.')
-    return user
+  }, async (request) => ({ id: request.user.sub, username: request.user.username }))
+
+  app.post('/password', {
+    onRequest: [app.authenticate],
+    config: { rateLimit: { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs } },
+    preHandler: [app.rateLimit({ max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs, keyGenerator: (request) => `password-user:${request.user.sub}` })],
+    schema: {
+      tags: ['users'],
+      operationId: 'changePassword',
+      summary: 'Change the password (with a code when TFA is on and password changes are protected)',
+      description: 'When TFA is on and `password_change` is among the protected actions (the default), a valid unused code is ' +
+        'required: in `totp`, or typed right after `current_password`, by the same rules as login. Without it the answer is the ' +
+        'documented 401 of POST /login.',
+      security: BearerSecurity,
+      body: Type.Object({
+        current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+        new_password: Type.String({ minLength: 1, maxLength: 1024, description: '8 to 72 bytes of UTF-8.' }),
+        totp: Type.Optional(TotpSchema),
+        recovery_code: Type.Optional(RecoveryCodeSchema)
+      }, { additionalProperties: false }),
+      response: {
+        204: Type.Null({ description: 'Changed.' }),
+        ...errorResponses({
+          400: 'Invalid body, a new password outside 8–72 bytes, or a wrong current password.',
+          401: 'Missing/invalid token, or TFA is on and the code is missing, wrong or used (`Additional authentications steps required.`).',
+          403: 'An enrolment-only token (mandatory TFA).',
+          429: 'Too many attempts, or the second factor is locked (`Retry-After`).'
+        })
+      }
+    }
+  }, async (request, reply) => {
+    const { current_password: password, ...rest } = request.body
+    await app.accounts.changePassword(request.user.sub, { password, ...rest }, contextOf(request))
+    return reply.code(204).send(null)
   })
 }
 

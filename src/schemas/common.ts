@@ -31,7 +31,10 @@ export const exampleError = (kind: keyof typeof ErrorCatalogue) => {
 export const TokenResponseSchema = Type.Object({
   access_token: Type.String({ description: 'A JWT (HS256) with `sub` (user id) and `amr` (RFC 8176).' }),
   token_type: Type.Literal('Bearer'),
-  expires_in: Type.Integer({ description: 'Lifetime in seconds.' })
+  expires_in: Type.Integer({ description: 'Lifetime in seconds.' }),
+  scope: Type.Optional(Type.Literal('tfa:enroll', { description: 'Present when the token only allows enrolment in TFA (mandatory TFA).' })),
+  tfa_enrollment_required: Type.Optional(Type.Boolean({ description: 'TFA is mandatory and this user has none: the token only works for GET /me, GET /tfa, /tfa/enable and /tfa/validate. Enrol, then log in again.' })),
+  tfa_reminder: Type.Optional(Type.String({ description: 'TFA becomes mandatory on a date: remind the user to enable it.' }))
 }, { $id: 'TokenResponse', additionalProperties: false })
 
 export const UsernameSchema = Type.String({

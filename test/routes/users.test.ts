@@ -135,14 +135,14 @@ t.test('GET /me', async (t) => {
     t.equal((r.json() as { error: { message: string } }).error.message, ErrorCatalogue.unauthenticated.message, name)
   }
   const now = Math.floor(Date.now() / 1000)
-  const claims = { sub: user.id, amr: ['pwd'], iss: 'twofold', iat: now, exp: now + 600 }
+  const claims = { sub: user.id, username: user.username, amr: ['pwd'], iss: 'twofold', iat: now, exp: now + 600 }
   // Sanity check of the hand-made tokens: the same construction with the right secret works.
   const good = await app.inject({ method: 'GET', url: '/me', headers: bearer(hs256({ alg: 'HS256', typ: 'JWT' }, claims, JWT_SECRET)) })
   t.equal(good.statusCode, 200, 'a hand-signed token with the right secret is accepted')
 
   await refused('another secret', `Bearer ${hs256({ alg: 'HS256', typ: 'JWT' }, claims, randomBytes(32).toString('base64'))}`)
   await refused('expired', `Bearer ${hs256({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now - 1000, exp: now - 10 }, JWT_SECRET)}`)
-  await refused('expired (signed by the app)', `Bearer ${app.jwt.sign({ sub: user.id, amr: ['pwd'], iat: now - 100 } as { sub: string, amr: ['pwd'] }, { expiresIn: 1 })}`)
+  await refused('expired (signed by the app)', `Bearer ${app.jwt.sign({ sub: user.id, username: user.username, amr: ['pwd'], iat: now - 100 } as { sub: string, username: string, amr: ['pwd'] }, { expiresIn: 1 })}`)
   const noneToken = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`
   await refused('alg none', `Bearer ${noneToken}`)
   await refused('alg none, with a signature', `Bearer ${noneToken}${createHmac('sha256', JWT_SECRET).update('x').digest('base64url')}`)

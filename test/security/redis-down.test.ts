@@ -42,7 +42,7 @@ t.test('login with a valid code on the instance without Redis: 503, never 200; t
 
   // The HTTP path may fail at the rate limiter before it reaches the code check; the login
   // service itself must fail too rather than accept a code it could not record as used.
-  await t.rejects(dead.login({ username: user.username, password: user.password, totp: code }), DependencyUnavailableError)
+  await t.rejects(dead.accounts.login({ username: user.username, password: user.password, totp: code }), DependencyUnavailableError)
   await t.rejects(dead.secondFactor.verifyTotp(user.id, user.secret, code), DependencyUnavailableError)
 
   // Nothing was recorded or spent: the same code logs in exactly once on the healthy instance.

@@ -1,0 +1,100 @@
+import { AppError } from '../errors.js'
+import type { PrismaClient } from '../generated/prisma/client.js'
+import type { AuditLog, RequestContext } from './audit.js'
+import type { PasswordHasher } from './passwords.js'
+import { DEFAULT_DEVICE_NAME } from './tfa-enrolment.js'
+import type { SecondFactorService } from './second-factor.js'
+import { assertPasswordPolicy, normalizeUsername } from './users.js'
+
+const USER_VIEW = {
+  id: true,
+  username: true,
+  role: true,
+  createdAt: true,
+  protectedActions: true,
+  twoFactor: { select: { enabledAt: true, deviceName: true, pendingSecretEnc: true } },
+  _count: { select: { recoveryCodes: { where: { usedAt: null } } } }
+} as const
+
+/** What the support desk sees and does (seeds 000, 003: reset after a lost phone, unblock). */
+export function createAdminService ({ prisma, secondFactor, audit }: { prisma: PrismaClient, secondFactor: SecondFactorService, audit: AuditLog }) {
+  async function view (user: NonNullable<Awaited<ReturnType<typeof findView>>>) {
+    const [lockedMs, failures] = await Promise.all([secondFactor.lockedMs(user.id), secondFactor.failureCount(user.id)])
+    const enabled = user.twoFactor?.enabledAt != null
+    return {
+      id: user.id,
+      username: user.username,
+      role: user.role,
+      created_at: user.createdAt.toISOString(),
+      tfa: {
+        enabled,
+        pending: user.twoFactor?.pendingSecretEnc != null,
+        enabled_at: user.twoFactor?.enabledAt?.toISOString() ?? null,
+        devices: enabled ? [{ name: user.twoFactor?.deviceName ?? DEFAULT_DEVICE_NAME, type: 'totp' as const }] : [],
+        recovery_codes_left: enabled ? user._count.recoveryCodes : 0,
+        protected_actions: user.protectedActions,
+        locked: lockedMs > 0,
+        locked_for_seconds: Math.ceil(lockedMs / 1000),
+        failures
+      }
+    }
+  }
+  const findView = async (id: string) => await prisma.user.findUnique({ where: { id }, select: USER_VIEW })
+
+  async function mustExist (id: string) {
+    const user = await findView(id)
+    if (user === null) throw new AppError('notFound', 'No user with this id.')
+    return user
+  }
+
+  return {
+    async getUser (id: string) {
+      return await view(await mustExist(id))
+    },
+
+    /** Exact username, or every username starting with `prefix`, alphabetically. */
+    async findUsers ({ username, prefix, limit = 20 }: { username?: string, prefix?: string, limit?: number }) {
+      const where = username !== undefined
+        ? { username: normalizeUsername(username) }
+        : prefix !== undefined ? { username: { startsWith: normalizeUsername(prefix) } } : {}
+      const users = await prisma.user.findMany({ where, select: USER_VIEW, orderBy: { username: 'asc' }, take: limit })
+      return { users: await Promise.all(users.map(view)) }
+    },
+
+    /** Lost or stolen phone: the factor and everything about it goes, at once, on every instance. */
+    async resetTfa (id: string, adminId: string, ctx: RequestContext) {
+      await mustExist(id)
+      await prisma.$transaction([
+        prisma.recoveryCode.deleteMany({ where: { userId: id } }),
+        prisma.twoFactor.deleteMany({ where: { userId: id } })
+      ])
+      await secondFactor.forget(id)
+      audit.record('admin.tfa_reset', id, ctx, { by: adminId })
+      return await view(await mustExist(id))
+    },
+
+    async unlockTfa (id: string, adminId: string, ctx: RequestContext) {
+      await mustExist(id)
+      await secondFactor.unlock(id)
+      audit.record('admin.tfa_unlocked', id, ctx, { by: adminId })
+      return await view(await mustExist(id))
+    }
+  }
+}
+
+export type AdminService = ReturnType<typeof createAdminService>
+
+/** Creates the administrator, or promotes an existing user (whose password then stays as it is). */
+export async function ensureAdmin (deps: { prisma: PrismaClient, passwords: PasswordHasher }, username: string, password: string): Promise<'created' | 'promoted' | 'unchanged'> {
+  const name = normalizeUsername(username)
+  const existing = await deps.prisma.user.findUnique({ where: { username: name }, select: { role: true } })
+  if (existing?.role === 'admin') return 'unchanged'
+  if (existing !== null) {
+    await deps.prisma.user.update({ where: { username: name }, data: { role: 'admin' } })
+    return 'promoted'
+  }
+  assertPasswordPolicy(password)
+  const passwordHash = await deps.passwords.hash(password)
+  await deps.prisma.user.upsert({ where: { username: name }, create: { username: name, passwordHash, role: 'admin' }, update: { role: 'admin' } })
+  return 'created'
+}

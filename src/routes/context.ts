@@ -1,0 +1,5 @@
+import type { FastifyRequest } from 'fastify'
+import type { RequestContext } from '../auth/audit.js'
+
+/** What the audit trail records about the caller (client IP honours TRUST_PROXY). */
+export const contextOf = (request: FastifyRequest): RequestContext => ({ ip: request.ip, userAgent: request.headers['user-agent'] })
