@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { listEvents } from '../auth/events.js'
 import { BearerSecurity, errorResponses } from '../schemas/common.js'
 import { EventQuerySchema } from '../schemas/events.js'
-import { contextOf } from './context.js'
+import { contextOf, integerQuery } from './context.js'
 
 export const AdminUserSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -31,9 +31,11 @@ const adminErrors = {
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const guard = { onRequest: [app.requireAdmin] }
+  const limitQuery = { preValidation: [integerQuery('limit')] }
 
   app.get('/admin/users', {
     ...guard,
+    ...limitQuery,
     schema: {
       tags: ['admin'],
       operationId: 'adminFindUsers',
@@ -87,6 +89,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/admin/users/:id/events', {
     ...guard,
+    ...limitQuery,
     schema: {
       tags: ['admin'],
       operationId: 'adminListUserEvents',

@@ -4,7 +4,7 @@ import { listEvents } from '../auth/events.js'
 import { PROTECTED_ACTIONS } from '../auth/protected-actions.js'
 import { AppError } from '../errors.js'
 import { EventQuerySchema } from '../schemas/events.js'
-import { contextOf } from './context.js'
+import { contextOf, integerQuery } from './context.js'
 import { BearerSecurity, errorResponses, RecoveryCodeSchema, TotpSchema } from '../schemas/common.js'
 
 const RecoveryCodesSchema = Type.Array(Type.String(), {
@@ -175,6 +175,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/tfa/events', {
     onRequest: [app.authenticate],
+    preValidation: [integerQuery('limit')],
     schema: {
       tags: ['two-factor'],
       operationId: 'listOwnSecurityEvents',
