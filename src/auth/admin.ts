@@ -84,11 +84,16 @@ export function createAdminService ({ prisma, secondFactor, audit }: { prisma: P
 
 export type AdminService = ReturnType<typeof createAdminService>
 
-/** Creates the administrator, or promotes an existing user (whose password then stays as it is). */
-export async function ensureAdmin (deps: { prisma: PrismaClient, passwords: PasswordHasher }, username: string, password: string): Promise<'created' | 'promoted' | 'unchanged'> {
+/**
+ * Creates the administrator, or (when `promote`) makes an existing user one, whose password then
+ * stays as it is. The operator's CLI promotes; ADMIN_USERNAME at start does not, or whoever
+ * registered that name first would become administrator.
+ */
+export async function ensureAdmin (deps: { prisma: PrismaClient, passwords: PasswordHasher }, username: string, password: string, { promote = true } = {}): Promise<'created' | 'promoted' | 'unchanged' | 'taken'> {
   const name = normalizeUsername(username)
   const existing = await deps.prisma.user.findUnique({ where: { username: name }, select: { role: true } })
   if (existing?.role === 'admin') return 'unchanged'
+  if (existing !== null && !promote) return 'taken'
   if (existing !== null) {
     await deps.prisma.user.update({ where: { username: name }, data: { role: 'admin' } })
     return 'promoted'

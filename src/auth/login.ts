@@ -45,7 +45,7 @@ export const hasTfaOn = (user: Pick<LoginUser, 'twoFactor'>) =>
  * at login and at every sensitive action. A wrong password is always the plain 401, and only a
  * right password reveals that a code is needed.
  */
-export function createLoginService ({ prisma, passwords, secondFactor, audit }: LoginDeps) {
+export function createLoginService ({ prisma, passwords, secondFactor, audit, config }: LoginDeps) {
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
    * password is wrong, the whole field is tried (a password that itself ends in six digits).
@@ -62,7 +62,8 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit }: 
   /** Returns the methods used (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
   async function verifyCredentials (user: LoginUser, input: Credentials, action: ProtectedAction, ctx: RequestContext): Promise<Amr[]> {
     const fail = (reason: 'password' | 'code' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
-    const codeRequired = hasTfaOn(user) && isProtected(user.protectedActions, action)
+    // Mandatory TFA overrides a user's choice to leave login unprotected (possibly made before it was mandatory).
+    const codeRequired = hasTfaOn(user) && (isProtected(user.protectedActions, action) || (action === 'login' && config.tfa.required))
     if (!codeRequired) {
       if (!await passwords.verify(input.password, user.passwordHash)) {
         fail('password')

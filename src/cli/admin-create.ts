@@ -46,7 +46,8 @@ try {
     console.log({
       created: `Administrator ${username} created.`,
       promoted: `${username} already existed and is now an administrator (password unchanged).`,
-      unchanged: `${username} is already an administrator.`
+      unchanged: `${username} is already an administrator.`,
+      taken: `${username} exists and was not promoted.`
     }[outcome])
   } finally {
     await prisma.$disconnect()

@@ -36,7 +36,9 @@ export default fp(async function servicesPlugin (app) {
   app.beforeDatabaseClose(audit.flush)
 
   if (config.bootstrapAdmin !== undefined) {
-    const outcome = await ensureAdmin({ prisma, passwords }, config.bootstrapAdmin.username, config.bootstrapAdmin.password)
-    if (outcome !== 'unchanged') app.log.info(`Administrator ${config.bootstrapAdmin.username} ${outcome} from ADMIN_USERNAME`)
+    const { username, password } = config.bootstrapAdmin
+    const outcome = await ensureAdmin({ prisma, passwords }, username, password, { promote: false })
+    if (outcome === 'created') app.log.info(`Administrator ${username} created from ADMIN_USERNAME`)
+    if (outcome === 'taken') app.log.error(`ADMIN_USERNAME ${username} belongs to an existing non-admin user: not promoted (use npm run admin:create -- ${username} to promote on purpose)`)
   }
 }, { name: 'services', dependencies: ['config', 'prisma', 'store'] })

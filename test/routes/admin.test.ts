@@ -71,21 +71,19 @@ t.test('the bootstrap administrator is created at start, lower-cased, with role 
   t.equal((await adminGet('/admin/users')).statusCode, 200, 'the admin reaches admin routes')
 })
 
-t.test('a second start with the same variables changes nothing; another start promotes an existing user, keeping their password', async (t) => {
+t.test('a second start with the same variables changes nothing; a start naming an existing non-admin does not promote them', async (t) => {
   const again = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, ADMIN_USERNAME: ADMIN, ADMIN_PASSWORD: 'another password 2' }), { now: clock.now })
   t.equal(await again.prisma.user.count({ where: { username: ADMIN.toLowerCase() } }), 1, 'no duplicate')
   t.equal((await login(again, { username: ADMIN, password: ADMIN_PASSWORD })).statusCode, 200, 'the original password still works')
   t.equal((await login(again, { username: ADMIN, password: 'another password 2' })).body, INVALID_CREDENTIALS_BODY, 'the new variable does not reset it')
 
+  // Whoever registered the name first must not become administrator by an operator's variable.
   const existing = await plainUser()
-  const promoting = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, ADMIN_USERNAME: existing.username, ADMIN_PASSWORD: 'ignored password 3' }), { now: clock.now })
-  const row = await promoting.prisma.user.findUnique({ where: { id: existing.id }, select: { role: true } })
-  t.equal(row?.role, 'admin', 'promoted')
-  t.equal((await login(promoting, { username: existing.username, password: existing.password })).statusCode, 200, 'password unchanged')
-  t.equal((await login(promoting, { username: existing.username, password: 'ignored password 3' })).body, INVALID_CREDENTIALS_BODY)
-  // The existing token works on admin routes at once: the role is read from the database.
-  t.equal((await app.inject({ method: 'GET', url: '/admin/users', headers: bearer(existing.token) })).statusCode, 200)
-  await app.prisma.user.update({ where: { id: existing.id }, data: { role: 'user' } })
+  const squatted = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, ADMIN_USERNAME: existing.username, ADMIN_PASSWORD: 'ignored password 3' }), { now: clock.now })
+  const row = await squatted.prisma.user.findUnique({ where: { id: existing.id }, select: { role: true } })
+  t.equal(row?.role, 'user', 'not promoted')
+  t.equal((await login(squatted, { username: existing.username, password: 'ignored password 3' })).body, INVALID_CREDENTIALS_BODY, 'password unchanged')
+  t.equal((await app.inject({ method: 'GET', url: '/admin/users', headers: bearer(existing.token) })).statusCode, 403)
 })
 
 t.test('admin routes: 401 without a token, 403 (the envelope) for a non-admin, on every route', async (t) => {

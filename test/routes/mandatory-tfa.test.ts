@@ -241,3 +241,13 @@ t.test('without TFA_REQUIRED, a date alone changes nothing', async (t) => {
     t.same(Object.keys(res.json()).sort(), ['access_token', 'expires_in', 'token_type'], new Date(ms).toISOString())
   }
 })
+
+t.test('mandatory TFA overrides a login left unprotected before it became mandatory', async (t) => {
+  const user = await createTfaUser(app, clock, randomUsername(), PASSWORD)
+  // As if saved while TFA was still optional (the settings route now refuses it).
+  await app.prisma.user.update({ where: { id: user.id }, data: { protectedActions: ['password_change'] } })
+  t.equal((await login(app, { username: user.username, password: PASSWORD })).body, TFA_REQUIRED_BODY, 'the password alone is not enough')
+  const res = await login(app, { username: user.username, password: PASSWORD + user.code() })
+  t.equal(res.statusCode, 200)
+  t.same(amrOf(app, res), ['pwd', 'otp', 'mfa'])
+})
