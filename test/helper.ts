@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import pg from 'pg'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { buildApp, type App, type BuildOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config/config.js'
 import { generateTotpCode } from '../src/auth/totp.js'
@@ -8,6 +8,19 @@ import { generateTotpCode } from '../src/auth/totp.js'
 // The real services the suite runs against (started by .ci/run); override for other setups.
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+/** When set (host:port,…), the suite's Redis is this Redis Cluster instead (see npm run test:cluster). */
+export const TEST_REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES
+
+/** The test Redis environment: one node, or the cluster when TEST_REDIS_CLUSTER_NODES is set. */
+export const redisEnv = (): Record<string, string | undefined> => TEST_REDIS_CLUSTER_NODES !== undefined
+  ? { REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES }
+  : { REDIS_URL: TEST_REDIS_URL }
+
+/** A plain client to the suite's Redis (node or cluster), for tests that talk to it directly. */
+export function createTestRedis (): Redis | Cluster {
+  if (TEST_REDIS_CLUSTER_NODES === undefined) return new Redis(TEST_REDIS_URL)
+  return new Cluster(TEST_REDIS_CLUSTER_NODES.split(',').map(n => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })))
+}
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -35,7 +48,7 @@ export function testConfig (env: Record<string, string | undefined> = {}): Confi
     NODE_ENV: 'test',
     BCRYPT_COST: '4',
     LOG_LEVEL: 'silent',
-    REDIS_URL: TEST_REDIS_URL,
+    ...redisEnv(),
     REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
     JWT_SECRET: randomBytes(32).toString('base64'),
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
@@ -63,19 +76,25 @@ export async function buildTestApp (t: Teardown, config?: Config, options: Build
   const app = await buildApp(cfg, options)
   t.teardown(async () => {
     await app.close()
-    if (cfg.redisUrl !== undefined) await deleteKeys(cfg.redisUrl, cfg.redisKeyPrefix)
+    if (cfg.redisUrl !== undefined || cfg.redisCluster !== undefined) await deleteKeys(cfg, cfg.redisKeyPrefix)
   })
   await app.ready()
   return app
 }
 
-async function deleteKeys (redisUrl: string, prefix: string) {
+async function deleteKeys (cfg: Config, prefix: string) {
   // No retries: an app pointed at a dead Redis must not hang its own teardown.
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null })
+  const redis = cfg.redisCluster !== undefined
+    ? new Cluster(cfg.redisCluster.nodes, { clusterRetryStrategy: () => null, redisOptions: { maxRetriesPerRequest: 1 } })
+    : new Redis(cfg.redisUrl!, { maxRetriesPerRequest: 1, retryStrategy: () => null })
   redis.on('error', () => {})
   try {
-    const keys = await redis.keys(`${prefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
+    // On a cluster each master holds its own slots: ask every one of them.
+    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis]
+    for (const node of nodes) {
+      const keys = await node.keys(`${prefix}*`)
+      for (const key of keys) await node.del(key)
+    }
   } catch {
   } finally {
     redis.disconnect()

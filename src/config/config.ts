@@ -3,6 +3,8 @@ import os from 'node:os'
 import { Kind, Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
+const HOST_PORT_LIST = '^[^,:\\s]+:[0-9]{1,5}(,\\s*[^,:\\s]+:[0-9]{1,5})*$'
+
 // Every environment variable the service reads. Nothing else touches process.env.
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
@@ -11,6 +13,11 @@ const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: HOST_PORT_LIST })),
+  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: HOST_PORT_LIST })),
+  REDIS_SENTINEL_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_TLS: Type.Boolean({ default: false }),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_-]{1,64}$', default: 'twofold:' }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
@@ -44,7 +51,10 @@ export interface Config {
   host: string
   databaseUrl?: string
   databasePoolMax: number
+  /** Single-node Redis. At most one of redisUrl, redisCluster and redisSentinel is set. */
   redisUrl?: string
+  redisCluster?: { nodes: HostPort[], password?: string, tls: boolean }
+  redisSentinel?: { sentinels: HostPort[], name: string, password?: string, tls: boolean }
   redisKeyPrefix: string
   dataDir: string
   /** Filled from DATA_DIR by resolveLocalSecrets when not configured (never in production). */
@@ -104,8 +114,11 @@ export function loadConfig (source: Record<string, string | undefined> = process
 function toConfig (env: Env): Config {
   const production = env.NODE_ENV === 'production'
   if (production) {
-    for (const name of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'] as const) {
+    for (const name of ['DATABASE_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'] as const) {
       if (env[name] === undefined) throw new ConfigError(name, 'is required when NODE_ENV=production')
+    }
+    if (env.REDIS_URL === undefined && env.REDIS_CLUSTER_NODES === undefined && env.REDIS_SENTINELS === undefined) {
+      throw new ConfigError('REDIS_URL', 'is required when NODE_ENV=production (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)')
     }
     if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 when NODE_ENV=production')
   }
@@ -133,7 +146,7 @@ function toConfig (env: Env): Config {
     host: env.HOST,
     databaseUrl: env.DATABASE_URL,
     databasePoolMax: env.DATABASE_POOL_MAX,
-    redisUrl: env.REDIS_URL,
+    ...redisTopology(env),
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
     dataDir: env.DATA_DIR,
     jwtSecret: env.JWT_SECRET,
@@ -171,6 +184,28 @@ function toConfig (env: Env): Config {
  */
 export function defaultMaxPendingHashes (): number {
   return Math.max(4, os.availableParallelism() * 3)
+}
+
+interface HostPort { host: string, port: number }
+
+function parseHostPorts (list: string): HostPort[] {
+  return list.split(',').map(entry => {
+    const at = entry.trim().lastIndexOf(':')
+    return { host: entry.trim().slice(0, at).replace(/^\[|\]$/g, ''), port: Number(entry.trim().slice(at + 1)) }
+  })
+}
+
+/** One Redis topology: a node (REDIS_URL), a cluster, or a Sentinel-managed primary. */
+function redisTopology (env: Env): Pick<Config, 'redisUrl' | 'redisCluster' | 'redisSentinel'> {
+  const given = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter(name => env[name] !== undefined)
+  if (given.length > 1) throw new ConfigError(given[1]!, `can't be combined with ${given[0]}: choose one Redis topology`)
+  const auth = { password: env.REDIS_PASSWORD, tls: env.REDIS_TLS }
+  if (env.REDIS_CLUSTER_NODES !== undefined) return { redisCluster: { nodes: parseHostPorts(env.REDIS_CLUSTER_NODES), ...auth } }
+  if (env.REDIS_SENTINELS !== undefined) {
+    if (env.REDIS_SENTINEL_NAME === undefined) throw new ConfigError('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS (the monitored primary\'s name)')
+    return { redisSentinel: { sentinels: parseHostPorts(env.REDIS_SENTINELS), name: env.REDIS_SENTINEL_NAME, ...auth } }
+  }
+  return { redisUrl: env.REDIS_URL }
 }
 
 const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal'])

@@ -39,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     // The cast keeps the literal config type for routes that override it below.
     config: { rateLimit: { max: tfaMax, timeWindow: loginWindowMs } } as { rateLimit: { max: number, timeWindow: number }, allowEnrollmentToken?: boolean },
     // Per IP before authentication (config), per user after it: code guessing is capped both ways.
-    preHandler: [app.rateLimit({ max: tfaMax, timeWindow: loginWindowMs, keyGenerator: (request) => `tfa-user:${request.user.sub}` })]
+    preHandler: [app.limitBy((request) => `tfa-user:${request.user.sub}`, { max: tfaMax, timeWindow: loginWindowMs })]
   }
   const userOf = async (id: string) => {
     const user = await app.prisma.user.findUnique({ where: { id }, select: { id: true, username: true } })

@@ -55,7 +55,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/password', {
     onRequest: [app.authenticate],
     config: { rateLimit: { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs } },
-    preHandler: [app.rateLimit({ max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs, keyGenerator: (request) => `password-user:${request.user.sub}` })],
+    preHandler: [app.limitBy((request) => `password-user:${request.user.sub}`, { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs })],
     schema: {
       tags: ['users'],
       operationId: 'changePassword',

@@ -145,3 +145,17 @@ t.test('TRUST_PROXY', async (t) => {
   t.equal(await clientIp('true', '203.0.113.9, 10.0.0.5'), '203.0.113.9', 'true: the left-most address')
   t.equal(await clientIp('127.0.0.1', '203.0.113.9, 10.0.0.5'), '10.0.0.5', 'a trusted address')
 })
+
+t.test('Redis topologies: one node, a cluster, or Sentinel, never two at once', async (t) => {
+  const cluster = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7001, 10.0.0.2:7002,redis-3:7003', REDIS_PASSWORD: 'pw' })
+  t.same(cluster.redisCluster, { nodes: [{ host: '10.0.0.1', port: 7001 }, { host: '10.0.0.2', port: 7002 }, { host: 'redis-3', port: 7003 }], password: 'pw', tls: false })
+  t.equal(cluster.redisUrl, undefined)
+  const sentinel = loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'mymaster', REDIS_TLS: 'true' })
+  t.same(sentinel.redisSentinel, { sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], name: 'mymaster', password: undefined, tls: true })
+  t.throws(() => loadConfig({ REDIS_SENTINELS: 's1:26379' }), { name: 'ConfigError', variable: 'REDIS_SENTINEL_NAME' })
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://x:6379', REDIS_CLUSTER_NODES: 'a:1' }), { name: 'ConfigError', variable: 'REDIS_CLUSTER_NODES' })
+  t.throws(() => loadConfig({ REDIS_CLUSTER_NODES: 'no-port' }), { name: 'ConfigError', variable: 'REDIS_CLUSTER_NODES' })
+  const production = { NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x', JWT_SECRET: 'x'.repeat(40), TOTP_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }
+  t.ok(loadConfig({ ...production, REDIS_CLUSTER_NODES: 'a:7001' }).redisCluster, 'a cluster satisfies production')
+  t.throws(() => loadConfig(production), { name: 'ConfigError', variable: 'REDIS_URL' }, 'production needs some Redis')
+})

@@ -174,7 +174,7 @@ t.test('a concurrent burst against the default limit: exactly 4 TFA bodies, then
 t.test('the lock expires after TFA_LOCK_SECONDS (memory store, injected clock)', async (t) => {
   // Without REDIS_URL the in-process store reads the injected clock, so expiry needs no waiting.
   const memClock = new TestClock()
-  const mem = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), REDIS_URL: '', TFA_LOCK_SECONDS: '60' }), { now: memClock.now })
+  const mem = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), REDIS_URL: '', REDIS_CLUSTER_NODES: '', TFA_LOCK_SECONDS: '60' }), { now: memClock.now })
   t.equal(mem.store.kind, 'memory')
   const user = await createTfaUser(mem, memClock)
   for (let i = 0; i < 4; i++) {

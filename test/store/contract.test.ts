@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import type { EphemeralStore, FactorKeys } from '../../src/store/ephemeral-store.js'
 import { factorKeys } from '../../src/store/keys.js'
 import { createMemoryStore } from '../../src/store/memory-store.js'
 import { createRedisStore } from '../../src/store/redis-store.js'
-import { TEST_REDIS_URL, TestClock } from '../helper.js'
+import { createTestRedis, TEST_REDIS_CLUSTER_NODES, TestClock } from '../helper.js'
 
 interface Backend {
   store: EphemeralStore
@@ -199,14 +199,16 @@ storeContract('memory store', async (t) => {
   }
 })
 
-storeContract('redis store', async (t) => {
+storeContract(TEST_REDIS_CLUSTER_NODES === undefined ? 'redis store' : 'redis store on a 3-master cluster', async (t) => {
   const prefix = `test:contract:${randomBytes(6).toString('hex')}:`
   // Several connections: as several service instances would share one Redis.
-  const clients = Array.from({ length: 4 }, () => new Redis(TEST_REDIS_URL))
+  const clients = Array.from({ length: 4 }, () => createTestRedis())
   const stores = clients.map(client => createRedisStore(client))
   t.teardown(async () => {
-    const keys = await clients[0]?.keys(`${prefix}*`) ?? []
-    if (keys.length > 0) await clients[0]?.del(...keys)
+    const first = clients[0]!
+    for (const node of first instanceof Cluster ? first.nodes('master') : [first]) {
+      for (const key of await node.keys(`${prefix}*`)) await node.del(key)
+    }
     for (const client of clients) client.disconnect()
   })
   const store = stores[0]
