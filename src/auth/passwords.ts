@@ -13,6 +13,8 @@ export interface PasswordHasher {
   verify: (password: string, hash: string) => Promise<boolean>
   /** Spends the same time as a real verification, for unknown users. */
   verifyAgainstDummy: (password: string) => Promise<false>
+  /** Throws the 503 at once when every hash slot is taken (see shedWhenBusy in services). */
+  assertCapacity: () => void
   readonly pending: number
 }
 
@@ -26,8 +28,12 @@ export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxP
   // A real hash at the configured cost, so an unknown user costs what a known one does.
   const dummyHash = bcrypt.hashSync('twofold-timing-equaliser', cost)
 
-  async function withSlot<T> (work: () => Promise<T>): Promise<T> {
+  function assertCapacity () {
     if (pending >= maxPending) throw new AppError('overloaded', undefined, 1)
+  }
+
+  async function withSlot<T> (work: () => Promise<T>): Promise<T> {
+    assertCapacity()
     pending++
     try {
       return await work()
@@ -49,6 +55,7 @@ export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxP
       await withSlot(() => bcrypt.compare(password, dummyHash))
       return false
     },
+    assertCapacity,
     get pending () { return pending }
   }
 }

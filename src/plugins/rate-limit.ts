@@ -6,10 +6,10 @@ import { AppError } from '../errors.js'
 declare module 'fastify' {
   interface FastifyInstance {
     /**
-     * A second limit on a route, keyed by something other than the client IP (a username, a
-     * user id), as a preHandler. The route's own `config.rateLimit` stays the per-IP one.
+     * A limit as a hook: `name` namespaces it, `key` picks what is counted (client IP, username,
+     * user id). Several may run on one route (per IP in onRequest, per account in preHandler).
      */
-    limitBy: (key: (request: FastifyRequest) => string, opts: { max: number, timeWindow: number }) => (request: FastifyRequest) => Promise<void>
+    limitBy: (name: string, key: (request: FastifyRequest) => string, opts: { max: number, timeWindow: number }) => (request: FastifyRequest) => Promise<void>
   }
 }
 
@@ -27,13 +27,34 @@ export default fp(async function rateLimitPlugin (app) {
     errorResponseBuilder: (_request, context) => new AppError('rateLimited', undefined, Math.ceil(context.ttl / 1000))
   })
 
-  // The plugin's own handlers run once per request (the first one marks the request), so a
-  // second `app.rateLimit()` on a route with a per-IP limit would never count: use the bare check.
-  app.decorate('limitBy', (key: (request: FastifyRequest) => string, { max, timeWindow }: { max: number, timeWindow: number }) => {
-    const check = app.createRateLimit({ max, timeWindow, keyGenerator: key })
+  // The plugin's own handlers run once per request (the first one marks the request), so two
+  // limits on one route need the bare check. Once a key is over its limit it stays so until its
+  // window ends, on every instance, so that verdict is kept here too: a flood is then refused
+  // from memory, without a Redis round trip per request.
+  const exceededUntil = new Map<string, number>()
+  app.decorate('limitBy', (name: string, key: (request: FastifyRequest) => string, { max, timeWindow }: { max: number, timeWindow: number }) => {
+    const keyOf = (request: FastifyRequest) => `${name}:${key(request)}`
+    const check = app.createRateLimit({ max, timeWindow, keyGenerator: keyOf })
     return async function limit (request: FastifyRequest) {
+      const k = keyOf(request)
+      const until = exceededUntil.get(k)
+      if (until !== undefined) {
+        const left = until - Date.now()
+        if (left > 0) throw new AppError('rateLimited', undefined, Math.ceil(left / 1000))
+        exceededUntil.delete(k)
+      }
       const result = await check(request)
-      if (!result.isAllowed && result.isExceeded) throw new AppError('rateLimited', undefined, result.ttlInSeconds)
+      if (!result.isAllowed && result.isExceeded) {
+        if (exceededUntil.size >= 100_000) pruneExpired()
+        exceededUntil.set(k, Date.now() + result.ttl)
+        throw new AppError('rateLimited', undefined, result.ttlInSeconds)
+      }
     }
   })
+
+  function pruneExpired () {
+    const now = Date.now()
+    for (const [k, until] of exceededUntil) if (until <= now) exceededUntil.delete(k)
+    if (exceededUntil.size >= 100_000) exceededUntil.clear()
+  }
 }, { name: 'rate-limit', dependencies: ['config', 'store'] })

@@ -15,6 +15,11 @@ declare module 'fastify' {
     tfa: TfaEnrolment
     audit: AuditLog
     admin: AdminService
+    /**
+     * onRequest hook for routes that hash: while every hash slot is taken, answer 503 before
+     * reading the body or touching Redis and the database, so shedding costs next to nothing.
+     */
+    shedWhenBusy: () => Promise<void>
   }
 }
 
@@ -29,6 +34,7 @@ export default fp(async function servicesPlugin (app) {
   const secondFactor = createSecondFactorService({ prisma, store, secretBox, config, now, audit })
   app.decorate('audit', audit)
   app.decorate('passwords', passwords)
+  app.decorate('shedWhenBusy', async () => { passwords.assertCapacity() })
   app.decorate('secondFactor', secondFactor)
   app.decorate('accounts', createLoginService({ prisma, passwords, secondFactor, audit, config }))
   app.decorate('tfa', createTfaEnrolment({ prisma, secondFactor, secretBox, config, audit }))

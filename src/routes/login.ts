@@ -9,12 +9,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { loginMax, loginWindowMs } = app.config.rateLimit
   // Per client IP before the body is even parsed; per username once it is, so a botnet
   // spreading guesses over many addresses still meets a limit on each account.
-  const limitPerUsername = app.limitBy(
-    (request) => `login-user:${normalizeUsername((request.body as { username: string }).username)}`,
+  const limitPerIp = app.limitBy('login-ip', (request) => request.ip, { max: loginMax, timeWindow: loginWindowMs })
+  const limitPerUsername = app.limitBy('login-user',
+    (request) => normalizeUsername((request.body as { username: string }).username),
     { max: loginMax, timeWindow: loginWindowMs })
 
   app.post('/login', {
-    config: { rateLimit: { max: loginMax, timeWindow: loginWindowMs } },
+    onRequest: [app.shedWhenBusy, limitPerIp],
     preHandler: [limitPerUsername],
     schema: {
       tags: ['authentication'],

@@ -35,11 +35,10 @@ const locked = { 429: 'Too many requests, or the second factor is locked after r
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { tfaMax, loginWindowMs } = app.config.rateLimit
   const codeRoute = {
-    onRequest: [app.authenticate],
-    // The cast keeps the literal config type for routes that override it below.
-    config: { rateLimit: { max: tfaMax, timeWindow: loginWindowMs } } as { rateLimit: { max: number, timeWindow: number }, allowEnrollmentToken?: boolean },
-    // Per IP before authentication (config), per user after it: code guessing is capped both ways.
-    preHandler: [app.limitBy((request) => `tfa-user:${request.user.sub}`, { max: tfaMax, timeWindow: loginWindowMs })]
+    // Per IP before authentication, per user after it: code guessing is capped both ways.
+    onRequest: [app.limitBy('tfa-ip', (request) => request.ip, { max: tfaMax, timeWindow: loginWindowMs }), app.authenticate],
+    config: {} as { allowEnrollmentToken?: boolean },
+    preHandler: [app.limitBy('tfa-user', (request) => request.user.sub, { max: tfaMax, timeWindow: loginWindowMs })]
   }
   const userOf = async (id: string) => {
     const user = await app.prisma.user.findUnique({ where: { id }, select: { id: true, username: true } })

@@ -12,7 +12,7 @@ const UserSchema = Type.Object({
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/users', {
-    config: { rateLimit: { max: app.config.rateLimit.loginMax, timeWindow: app.config.rateLimit.loginWindowMs } },
+    onRequest: [app.shedWhenBusy, app.limitBy('register-ip', (request) => request.ip, { max: app.config.rateLimit.loginMax, timeWindow: app.config.rateLimit.loginWindowMs })],
     schema: {
       tags: ['users'],
       operationId: 'registerUser',
@@ -53,9 +53,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => ({ id: request.user.sub, username: request.user.username }))
 
   app.post('/password', {
-    onRequest: [app.authenticate],
-    config: { rateLimit: { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs } },
-    preHandler: [app.limitBy((request) => `password-user:${request.user.sub}`, { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs })],
+    onRequest: [app.shedWhenBusy, app.limitBy('password-ip', (request) => request.ip, { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs }), app.authenticate],
+    preHandler: [app.limitBy('password-user', (request) => request.user.sub, { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs })],
     schema: {
       tags: ['users'],
       operationId: 'changePassword',
