@@ -1,30 +1,17 @@
-import { execSync, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { createTestDatabase, TEST_REDIS_URL } from './helper.js'
+import { builtFile, ROOT as root } from './built.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const serverJs = path.join(root, 'dist', 'server.js')
-
-// The test is of the built server, as `npm start` runs it: rebuild when any source is newer.
-function newestSource (): number {
-  let latest = 0
-  for (const entry of readdirSync(path.join(root, 'src'), { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) latest = Math.max(latest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs)
-  }
-  return latest
-}
-if (!existsSync(serverJs) || statSync(serverJs).mtimeMs < newestSource()) {
-  execSync('npm run -s build', { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
-}
+// The test is of the built server, as `npm start` runs it.
+const serverJs = builtFile('server.js')
 
 interface Run { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }> }
 

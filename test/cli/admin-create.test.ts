@@ -1,28 +1,12 @@
-import { execSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
 import t from 'tap'
 import { bearer, buildTestApp, createTestDatabase, loginToken, register, testConfig, TEST_REDIS_URL } from '../helper.js'
 import { INVALID_CREDENTIALS_BODY, login } from '../tfa-helpers.js'
+import { builtFile, ROOT as root } from '../built.js'
 
 // `npm run admin:create -- <username>`, password on stdin: the first administrator, or an existing
 // user promoted. Tested as shipped: the built CLI, in its own process.
-const root = fileURLToPath(new URL('../..', import.meta.url))
-const cliJs = path.join(root, 'dist', 'cli', 'admin-create.js')
-
-function newestSource (): number {
-  let latest = 0
-  for (const entry of readdirSync(path.join(root, 'src'), { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) latest = Math.max(latest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs)
-  }
-  return latest
-}
-// Built when missing or older than the sources (as test/server.test.ts does): a rebuild while
-// another test file runs the built server would rewrite the files under it.
-if (!existsSync(cliJs) || statSync(cliJs).mtimeMs < newestSource()) {
-  execSync('npm run -s build', { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
-}
+const cliJs = builtFile('cli/admin-create.js')
 
 const databaseUrl = await createTestDatabase(t)
 
