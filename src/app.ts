@@ -10,6 +10,7 @@ import servicesPlugin from './plugins/services.js'
 import storePlugin from './plugins/store.js'
 import swaggerPlugin from './plugins/swagger.js'
 import adminRoutes, { AdminUserSchema } from './routes/admin.js'
+import apiKeyRoutes, { ApiKeySummarySchema } from './routes/api-keys.js'
 import healthRoutes from './routes/health.js'
 import loginRoutes from './routes/login.js'
 import tfaRoutes, { TfaSettingsSchema, TfaStatusSchema } from './routes/tfa.js'
@@ -55,7 +56,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
 
-  for (const schema of [ErrorSchema, TokenResponseSchema, UserSchema, TfaStatusSchema, TfaSettingsSchema, SecurityEventSchema, EventPageSchema, AdminUserSchema]) app.addSchema(schema)
+  for (const schema of [ErrorSchema, TokenResponseSchema, UserSchema, TfaStatusSchema, TfaSettingsSchema, SecurityEventSchema, EventPageSchema, AdminUserSchema, ApiKeySummarySchema]) app.addSchema(schema)
 
   await app.register(configPlugin, { config, now: options.now ?? Date.now })
   await app.register(errorHandlerPlugin)
@@ -71,6 +72,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(loginRoutes)
   await app.register(tfaRoutes)
   await app.register(adminRoutes)
+  await app.register(apiKeyRoutes)
   return app
 }
 

@@ -1,5 +1,9 @@
 import { STATUS_CODES } from 'node:http'
 
+/** Shown when TFA is enabled (seed 004), and as the refusal on an automation account. */
+export const AUTOMATION_WARNING = 'Two-factor authentication also applies to API logins: once it is on, every login ' +
+  'needs a current code. Do not enable it on an account used by scripts or automated processes.'
+
 /**
  * The catalogue of every error a client can see. Handlers throw these; the one error handler
  * (plugins/error-handler.ts) turns them into the envelope. Messages are part of the API contract.
@@ -13,16 +17,21 @@ export const ErrorCatalogue = {
   invalidCredentials: { status: 401, message: 'Invalid username or password.' },
   // Exact text from the API this service replaces; clients match on it (seed 004).
   tfaRequired: { status: 401, message: 'Additional authentications steps required.' },
+  // Same wording for unknown, garbled, revoked and expired keys: a caller learns nothing about which.
+  invalidApiKey: { status: 401, message: 'Invalid API key.' },
   unauthenticated: { status: 401, message: 'A valid Bearer access token is required.' },
   registrationClosed: { status: 403, message: 'Registration is closed.' },
   adminRequired: { status: 403, message: 'This route is for administrators.' },
   adminMfaRequired: { status: 403, message: 'Administrators with two-factor authentication must log in with their code to use admin routes.' },
   enrollmentRequired: { status: 403, message: 'Two-factor authentication is mandatory: enable it (POST /tfa/enable, then /tfa/validate) and log in again.' },
+  apiKeyMfaRequired: { status: 403, message: 'Two-factor authentication is on for this account: log in with your code to create API keys.' },
+  apiKeyFromApiKey: { status: 403, message: 'An access token obtained with an API key cannot create API keys: log in with your password.' },
   notFound: { status: 404, message: 'Not found.' },
   usernameTaken: { status: 409, message: 'Username is already taken.' },
   tfaAlreadyEnabled: { status: 409, message: 'Two-factor authentication is already enabled.' },
   tfaNotPending: { status: 409, message: 'No pending two-factor secret: call POST /tfa/enable first.' },
   tfaNotEnabled: { status: 409, message: 'Two-factor authentication is not enabled.' },
+  automationAccount: { status: 409, message: AUTOMATION_WARNING + ' This is an automation account: give its scripts an API key (POST /api-keys), or send {"confirm_automation": true} to enable it anyway.' },
   payloadTooLarge: { status: 413, message: 'Request body is too large.' },
   unsupportedMediaType: { status: 415, message: 'Unsupported media type: send application/json.' },
   rateLimited: { status: 429, message: 'Too many requests: retry later.' },

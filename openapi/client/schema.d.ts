@@ -129,7 +129,7 @@ export interface paths {
         put?: never;
         /**
          * Start enrolment: a new pending secret, its otpauth URI and QR code
-         * @description TFA is not on until POST /tfa/validate receives a code from this secret. Calling again replaces the pending secret.
+         * @description TFA is not on until POST /tfa/validate receives a code from this secret. Calling again replaces the pending secret. On an automation account (`kind: automation`) the answer is 409 with the automation warning, and nothing is enabled, unless the body is `{"confirm_automation": true}`.
          */
         post: operations["enableTfa"];
         delete?: never;
@@ -273,7 +273,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change a user's kind (human or automation) */
+        patch: operations["adminUpdateUser"];
         trace?: never;
     };
     "/admin/users/{id}/tfa/reset": {
@@ -324,6 +325,67 @@ export interface paths {
         get: operations["adminListUserEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current user's API keys, newest first (never the keys themselves) */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Create an API key for scripts (the key is shown only in this response)
+         * @description Exchange the key at POST /token for a short access token. With TFA on, the access token used here must come from a login with a code (`amr` includes `mfa`); a token obtained with an API key can never create keys.
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key at once
+         * @description The key stops working immediately. Access tokens already obtained with it stay valid until they expire (at most 15 minutes).
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange an API key for a short-lived access token
+         * @description Send `Authorization: ApiKey twofold_ak_…`, no body. No second-factor code is asked, even when TFA is on for the account: the key is the credential for scripts. The token has `amr: ["api_key"]` and lives at most 15 minutes (JWT_TTL_SECONDS when shorter). Unknown, revoked and expired keys all get the same 401.
+         */
+        post: operations["exchangeApiKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -384,7 +446,7 @@ export interface components {
         SecurityEvent: {
             /** Format: uuid */
             id: string;
-            /** @description e.g. login.succeeded, login.failed, tfa.enabled, tfa.disabled, tfa.locked, tfa.recovery_code_used, password.changed, admin.tfa_reset */
+            /** @description e.g. login.succeeded, login.failed, tfa.enabled, tfa.disabled, tfa.locked, tfa.recovery_code_used, password.changed, admin.tfa_reset, admin.kind_changed, api_key.created, api_key.revoked, api_key.used (at most hourly per key) */
             type: string;
             /** Format: date-time */
             created_at: string;
@@ -405,6 +467,8 @@ export interface components {
             id: string;
             username: string;
             role: "user" | "admin";
+            /** @description `automation` for an account used by scripts: enabling TFA on it then needs `confirm_automation` (default `human`). */
+            kind: "human" | "automation";
             /** Format: date-time */
             created_at: string;
             tfa: {
@@ -424,6 +488,19 @@ export interface components {
                 /** @description Wrong codes in a row so far. */
                 failures: number;
             };
+        };
+        ApiKeySummary: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description The prefix and the last four characters, to tell keys apart; never the key. */
+            hint: string;
+            /** Format: date-time */
+            created_at: string;
+            expires_at: string | null;
+            /** @description Last exchange at POST /token. */
+            last_used_at: string | null;
+            expired: boolean;
         };
     };
     responses: never;
@@ -505,6 +582,8 @@ export interface operations {
                     username: string;
                     /** @description 8 to 72 bytes of UTF-8. */
                     password: string;
+                    /** @description `automation` for an account used by scripts: enabling TFA on it then needs `confirm_automation` (default `human`). */
+                    kind?: "human" | "automation";
                 };
             };
         };
@@ -733,7 +812,15 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description Optional: no body is the same as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description Enable TFA on an automation account anyway. */
+                    confirm_automation?: boolean;
+                };
+            };
+        };
         responses: {
             /** @description A pending secret: show the QR code (and the secret for manual entry), then ask for a code. */
             200: {
@@ -751,6 +838,15 @@ export interface operations {
                         /** @description TFA also applies to API logins: do not enable it on accounts used by automation. */
                         warning: string;
                     };
+                };
+            };
+            /** @description Invalid body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing, invalid or expired access token. */
@@ -771,7 +867,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description TFA is already enabled. */
+            /** @description TFA is already enabled, or an automation account without `confirm_automation: true`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1382,6 +1478,71 @@ export interface operations {
             };
         };
     };
+    adminUpdateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description `automation` for an account used by scripts: enabling TFA on it then needs `confirm_automation` (default `human`). */
+                    kind: "human" | "automation";
+                };
+            };
+        };
+        responses: {
+            /** @description The user after the change. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            /** @description Invalid id or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No user with this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     adminResetTfa: {
         parameters: {
             query?: never;
@@ -1550,6 +1711,232 @@ export interface operations {
             };
             /** @description No user with this id. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        api_keys: components["schemas"]["ApiKeySummary"][];
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enrolment-only token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /**
+                     * Format: date-time
+                     * @description Must be in the future; no expiry when absent.
+                     */
+                    expires_at?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new key. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        /** @description `twofold_ak_` + 43 base62 characters + a 6-character checksum. Store it now: it can't be shown again. */
+                        key: string;
+                        expires_at: string | null;
+                    };
+                };
+            };
+            /** @description Invalid body, or `expires_at` not in the future. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TFA is on and the token did not pass it; a token from an API key; or an enrolment-only token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The user no longer exists. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enrolment-only token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such key among the current user's keys. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exchangeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An access token for the key's owner. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key (`Invalid API key.`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this client. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,6 +10,7 @@ const USER_VIEW = {
   id: true,
   username: true,
   role: true,
+  kind: true,
   createdAt: true,
   protectedActions: true,
   twoFactor: { select: { enabledAt: true, deviceName: true, pendingSecretEnc: true } },
@@ -25,6 +26,7 @@ export function createAdminService ({ prisma, secondFactor, audit }: { prisma: P
       id: user.id,
       username: user.username,
       role: user.role,
+      kind: user.kind,
       created_at: user.createdAt.toISOString(),
       tfa: {
         enabled,
@@ -70,6 +72,13 @@ export function createAdminService ({ prisma, secondFactor, audit }: { prisma: P
       ])
       await secondFactor.forget(id)
       audit.record('admin.tfa_reset', id, ctx, { by: adminId })
+      return await view(await mustExist(id))
+    },
+
+    async setKind (id: string, kind: 'human' | 'automation', adminId: string, ctx: RequestContext) {
+      const { count } = await prisma.user.updateMany({ where: { id }, data: { kind } })
+      if (count !== 1) throw new AppError('notFound', 'No user with this id.')
+      audit.record('admin.kind_changed', id, ctx, { by: adminId, kind })
       return await view(await mustExist(id))
     },
 

@@ -15,6 +15,10 @@ export type SecurityEventType =
   | 'password.changed'
   | 'admin.tfa_reset'
   | 'admin.tfa_unlocked'
+  | 'admin.kind_changed'
+  | 'api_key.created'
+  | 'api_key.revoked'
+  | 'api_key.used'
 
 /** Who is asking, as far as the HTTP layer can tell. */
 export interface RequestContext { ip?: string, userAgent?: string }

@@ -1,6 +1,6 @@
 import QRCode from 'qrcode'
 import type { Config } from '../config/config.js'
-import { AppError } from '../errors.js'
+import { AppError, AUTOMATION_WARNING } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { ALWAYS_PROTECTED, type ProtectedAction } from './protected-actions.js'
@@ -9,8 +9,7 @@ import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from '
 import type { SecretBox } from './secret-box.js'
 import { buildOtpauthUrl, generateTotpSecret } from './totp.js'
 
-export const AUTOMATION_WARNING = 'Two-factor authentication also applies to API logins: once it is on, every login ' +
-  'needs a current code. Do not enable it on an account used by scripts or automated processes.'
+export { AUTOMATION_WARNING }
 
 export const DEFAULT_DEVICE_NAME = 'unnamed'
 
@@ -36,10 +35,14 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
   }
 
   return {
-    /** A new pending secret, replacing any earlier pending one; TFA is not on until validated. */
-    async enable (user: { id: string, username: string }, ctx: RequestContext = {}) {
+    /**
+     * A new pending secret, replacing any earlier pending one; TFA is not on until validated.
+     * On an automation account only with `confirmAutomation`: TFA there would break its scripts.
+     */
+    async enable (user: { id: string, username: string, kind?: string }, ctx: RequestContext = {}, { confirmAutomation = false } = {}) {
       const existing = await prisma.twoFactor.findUnique({ where: { userId: user.id }, select: { enabledAt: true } })
       if (existing?.enabledAt != null) throw new AppError('tfaAlreadyEnabled')
+      if (user.kind === 'automation' && !confirmAutomation) throw new AppError('automationAccount')
       const secret = generateTotpSecret()
       const sealed = secretBox.seal(secret, user.id)
       const pending = { pendingSecretEnc: sealed.ciphertext, pendingKeyId: sealed.keyId, pendingCreatedAt: new Date() }

@@ -11,12 +11,12 @@ export function assertPasswordPolicy (password: string): void {
   if (bytes < MIN_PASSWORD_BYTES) throw new AppError('validation', `Password must be at least ${MIN_PASSWORD_BYTES} bytes long.`)
 }
 
-export async function registerUser (deps: { prisma: PrismaClient, passwords: PasswordHasher }, input: { username: string, password: string }) {
+export async function registerUser (deps: { prisma: PrismaClient, passwords: PasswordHasher }, input: { username: string, password: string, kind?: 'human' | 'automation' }) {
   assertPasswordPolicy(input.password)
   const passwordHash = await deps.passwords.hash(input.password)
   try {
     return await deps.prisma.user.create({
-      data: { username: normalizeUsername(input.username), passwordHash },
+      data: { username: normalizeUsername(input.username), passwordHash, kind: input.kind ?? 'human' },
       select: { id: true, username: true }
     })
   } catch (err) {

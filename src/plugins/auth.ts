@@ -4,8 +4,8 @@ import type { FastifyRequest } from 'fastify'
 import { hasTfaOn } from '../auth/login.js'
 import { AppError } from '../errors.js'
 
-/** Authentication Method Reference values (RFC 8176) this service issues. */
-export type Amr = 'pwd' | 'otp' | 'mfa'
+/** Authentication Method Reference values (RFC 8176) this service issues; 'api_key' (not in RFC 8176) marks a token from POST /token. */
+export type Amr = 'pwd' | 'otp' | 'mfa' | 'api_key'
 
 /** A token that only lets its holder enrol in TFA (mandatory TFA, past the grace period). */
 export const ENROLL_SCOPE = 'tfa:enroll'

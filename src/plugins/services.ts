@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { createAdminService, ensureAdmin, type AdminService } from '../auth/admin.js'
+import { createApiKeyService, type ApiKeyService } from '../auth/api-keys.js'
 import { createAuditLog, type AuditLog } from '../auth/audit.js'
 import { createLoginService, type LoginService } from '../auth/login.js'
 import { createPasswordHasher, type PasswordHasher } from '../auth/passwords.js'
@@ -15,6 +16,7 @@ declare module 'fastify' {
     tfa: TfaEnrolment
     audit: AuditLog
     admin: AdminService
+    apiKeys: ApiKeyService
     /**
      * onRequest hook for routes that hash: while every hash slot is taken, answer 503 before
      * reading the body or touching Redis and the database, so shedding costs next to nothing.
@@ -39,6 +41,7 @@ export default fp(async function servicesPlugin (app) {
   app.decorate('accounts', createLoginService({ prisma, passwords, secondFactor, audit, config }))
   app.decorate('tfa', createTfaEnrolment({ prisma, secondFactor, secretBox, config, audit }))
   app.decorate('admin', createAdminService({ prisma, secondFactor, audit }))
+  app.decorate('apiKeys', createApiKeyService({ prisma, audit, now }))
   app.beforeDatabaseClose(audit.flush)
 
   if (config.bootstrapAdmin !== undefined) {

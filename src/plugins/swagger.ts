@@ -23,18 +23,38 @@ export default fp(async function swaggerPlugin (app) {
         { name: 'authentication', description: 'Logging in' },
         { name: 'users', description: 'Registration and the current user' },
         { name: 'two-factor', description: 'Enrolment, status and recovery codes of the TOTP second factor' },
+        { name: 'api-keys', description: 'Keys for scripts and automated processes, exchanged at POST /token' },
         { name: 'admin', description: 'Support desk: find users, reset or unlock their TFA, read their events (role admin)' },
         { name: 'operations', description: 'Health and readiness probes' }
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The access_token from POST /login.' }
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The access_token from POST /login (or POST /token).' },
+          apiKeyAuth: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'An API key from POST /api-keys, sent as `Authorization: ApiKey twofold_ak_…`.' }
         }
       }
     },
+    transformObject: (documentObject) => markOptionalBodies(('openapiObject' in documentObject ? documentObject.openapiObject : {}) as OpenApiDocument),
     // Stable component names from each shared schema's $id instead of def-0, def-1…
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'swagger' })
+
+interface OpenApiDocument { paths?: Record<string, Record<string, { 'x-optional-body'?: boolean, requestBody?: { required?: boolean } }>> }
+
+/**
+ * @fastify/swagger marks every declared body required; a route that accepts no body at all
+ * (its preValidation defaults it) says so with `x-optional-body`, turned here into the standard field.
+ */
+function markOptionalBodies (document: OpenApiDocument): OpenApiDocument {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      if (operation['x-optional-body'] !== true) continue
+      delete operation['x-optional-body']
+      if (operation.requestBody !== undefined) operation.requestBody.required = false
+    }
+  }
+  return document
+}

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { listEvents } from '../auth/events.js'
-import { BearerSecurity, errorResponses } from '../schemas/common.js'
+import { BearerSecurity, errorResponses, UserKindSchema } from '../schemas/common.js'
 import { EventQuerySchema } from '../schemas/events.js'
 import { contextOf, integerQuery } from './context.js'
 
@@ -9,6 +9,7 @@ export const AdminUserSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   username: Type.String(),
   role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
+  kind: UserKindSchema,
   created_at: Type.String({ format: 'date-time' }),
   tfa: Type.Object({
     enabled: Type.Boolean(),
@@ -61,6 +62,19 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Type.Ref('AdminUser', { description: 'The user.' }), ...errorResponses({ 400: 'Invalid id.', ...adminErrors, 404: 'No user with this id.' }) }
     }
   }, async (request) => await app.admin.getUser(request.params.id))
+
+  app.patch('/admin/users/:id', {
+    ...guard,
+    schema: {
+      tags: ['admin'],
+      operationId: 'adminUpdateUser',
+      summary: 'Change a user\'s kind (human or automation)',
+      security: BearerSecurity,
+      params: Params,
+      body: Type.Object({ kind: UserKindSchema }, { additionalProperties: false }),
+      response: { 200: Type.Ref('AdminUser', { description: 'The user after the change.' }), ...errorResponses({ 400: 'Invalid id or body.', ...adminErrors, 404: 'No user with this id.' }) }
+    }
+  }, async (request) => await app.admin.setKind(request.params.id, request.body.kind, request.user.sub, contextOf(request)))
 
   app.post('/admin/users/:id/tfa/reset', {
     ...guard,

@@ -41,7 +41,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: [app.limitBy('tfa-user', (request) => request.user.sub, { max: tfaMax, timeWindow: loginWindowMs })]
   }
   const userOf = async (id: string) => {
-    const user = await app.prisma.user.findUnique({ where: { id }, select: { id: true, username: true } })
+    const user = await app.prisma.user.findUnique({ where: { id }, select: { id: true, username: true, kind: true } })
     if (user === null) throw new AppError('notFound', 'The user no longer exists.')
     return user
   }
@@ -50,12 +50,20 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/tfa/enable', {
     ...enrolRoute,
+    // Most clients send no body at all (it was bodiless before confirm_automation): treat that as {}.
+    preValidation: [async (request) => { request.body ??= {} }],
     schema: {
       tags: ['two-factor'],
       operationId: 'enableTfa',
       summary: 'Start enrolment: a new pending secret, its otpauth URI and QR code',
-      description: 'TFA is not on until POST /tfa/validate receives a code from this secret. Calling again replaces the pending secret.',
+      description: 'TFA is not on until POST /tfa/validate receives a code from this secret. Calling again replaces the pending secret. ' +
+        'On an automation account (`kind: automation`) the answer is 409 with the automation warning, and nothing is enabled, ' +
+        'unless the body is `{"confirm_automation": true}`.',
       security: BearerSecurity,
+      body: Type.Object({
+        confirm_automation: Type.Optional(Type.Boolean({ description: 'Enable TFA on an automation account anyway.' }))
+      }, { additionalProperties: false, description: 'Optional: no body is the same as `{}`.' }),
+      'x-optional-body': true,
       response: {
         200: Type.Object({
           secret: Type.String({ description: 'Base32 secret (160 bits) for manual entry ("unable to scan?").' }),
@@ -63,10 +71,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           qr_code: Type.String({ description: 'data:image/png;base64,… PNG QR code of `otpauth_url`.' }),
           warning: Type.String({ description: 'TFA also applies to API logins: do not enable it on accounts used by automation.' })
         }, { additionalProperties: false, description: 'A pending secret: show the QR code (and the secret for manual entry), then ask for a code.' }),
-        ...errorResponses({ ...auth, 404: 'The user no longer exists.', 409: 'TFA is already enabled.', ...locked })
+        ...errorResponses({ 400: 'Invalid body.', ...auth, 404: 'The user no longer exists.', 409: 'TFA is already enabled, or an automation account without `confirm_automation: true`.', ...locked })
       }
     }
-  }, async (request) => await app.tfa.enable(await userOf(request.user.sub), contextOf(request)))
+  }, async (request) => await app.tfa.enable(await userOf(request.user.sub), contextOf(request), { confirmAutomation: request.body.confirm_automation === true }))
 
   app.post('/tfa/validate', {
     ...enrolRoute,

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { registerUser } from '../auth/users.js'
 import { AppError } from '../errors.js'
-import { BearerSecurity, errorResponses, RecoveryCodeSchema, TotpSchema, UsernameSchema } from '../schemas/common.js'
+import { BearerSecurity, errorResponses, RecoveryCodeSchema, TotpSchema, UserKindSchema, UsernameSchema } from '../schemas/common.js'
 import { contextOf } from './context.js'
 
 const UserSchema = Type.Object({
@@ -20,7 +20,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Open unless `REGISTRATION=closed`. Passwords are 8 to 72 bytes of UTF-8: bcrypt ignores anything past 72 bytes, so longer ones are refused rather than silently truncated.',
       body: Type.Object({
         username: UsernameSchema,
-        password: Type.String({ minLength: 1, maxLength: 1024, description: '8 to 72 bytes of UTF-8.' })
+        password: Type.String({ minLength: 1, maxLength: 1024, description: '8 to 72 bytes of UTF-8.' }),
+        kind: Type.Optional(UserKindSchema)
       }, { additionalProperties: false }),
       response: {
         201: Type.Ref('User', { description: 'The user was created.' }),

@@ -44,6 +44,10 @@ export const UsernameSchema = Type.String({
   description: 'Case-insensitive; stored lower-case.'
 })
 
+export const UserKindSchema = Type.Union([Type.Literal('human'), Type.Literal('automation')], {
+  description: '`automation` for an account used by scripts: enabling TFA on it then needs `confirm_automation` (default `human`).'
+})
+
 export const TotpSchema = Type.String({
   maxLength: 16,
   description: 'The current 6-digit code from the authenticator app (spaces are ignored).',
@@ -56,3 +60,4 @@ export const RecoveryCodeSchema = Type.String({
 })
 
 export const BearerSecurity = [{ bearerAuth: [] }]
+export const ApiKeySecurity = [{ apiKeyAuth: [] }]
