@@ -14,6 +14,7 @@ import apiKeyRoutes, { ApiKeySummarySchema } from './routes/api-keys.js'
 import healthRoutes from './routes/health.js'
 import loginRoutes from './routes/login.js'
 import tfaRoutes, { TfaSettingsSchema, TfaStatusSchema } from './routes/tfa.js'
+import tfaSmsRoutes, { CodeSentSchema } from './routes/tfa-sms.js'
 import { EventPageSchema, SecurityEventSchema } from './schemas/events.js'
 import userRoutes, { UserSchema } from './routes/users.js'
 import { ErrorSchema, TokenResponseSchema } from './schemas/common.js'
@@ -56,7 +57,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
 
-  for (const schema of [ErrorSchema, TokenResponseSchema, UserSchema, TfaStatusSchema, TfaSettingsSchema, SecurityEventSchema, EventPageSchema, AdminUserSchema, ApiKeySummarySchema]) app.addSchema(schema)
+  for (const schema of [ErrorSchema, TokenResponseSchema, UserSchema, TfaStatusSchema, TfaSettingsSchema, SecurityEventSchema, EventPageSchema, AdminUserSchema, ApiKeySummarySchema, CodeSentSchema]) app.addSchema(schema)
 
   await app.register(configPlugin, { config, now: options.now ?? Date.now })
   await app.register(errorHandlerPlugin)
@@ -71,6 +72,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(userRoutes)
   await app.register(loginRoutes)
   await app.register(tfaRoutes)
+  await app.register(tfaSmsRoutes)
   await app.register(adminRoutes)
   await app.register(apiKeyRoutes)
   return app

@@ -31,14 +31,21 @@ export const ErrorCatalogue = {
   tfaAlreadyEnabled: { status: 409, message: 'Two-factor authentication is already enabled.' },
   tfaNotPending: { status: 409, message: 'No pending two-factor secret: call POST /tfa/enable first.' },
   tfaNotEnabled: { status: 409, message: 'Two-factor authentication is not enabled.' },
+  // Seed 002: one method at a time; changing it means switching the current one off first.
+  tfaMethodActive: { status: 409, message: 'Two-factor authentication is already on with another method: disable it first (POST /tfa/disable), then enable the new one.' },
+  smsNotPending: { status: 409, message: 'No phone number awaits verification: call POST /tfa/sms/phone first.' },
+  smsNotEnabled: { status: 409, message: 'SMS two-factor authentication is not enabled.' },
   automationAccount: { status: 409, message: AUTOMATION_WARNING + ' This is an automation account: give its scripts an API key (POST /api-keys), or send {"confirm_automation": true} to enable it anyway.' },
   payloadTooLarge: { status: 413, message: 'Request body is too large.' },
   unsupportedMediaType: { status: 415, message: 'Unsupported media type: send application/json.' },
   rateLimited: { status: 429, message: 'Too many requests: retry later.' },
+  smsThrottled: { status: 429, message: 'A code was sent recently: wait before asking for another one.' },
   tfaLocked: { status: 429, message: 'Too many failed codes: two-factor authentication is locked for this account, retry later.' },
   internal: { status: 500, message: 'Internal server error.' },
+  smsNotConfigured: { status: 501, message: 'SMS is not configured on this server (SMS_TRANSPORT).' },
   overloaded: { status: 503, message: 'The service is busy: retry shortly.' },
-  unavailable: { status: 503, message: 'A backing service is unavailable: retry shortly.' }
+  unavailable: { status: 503, message: 'A backing service is unavailable: retry shortly.' },
+  smsDeliveryFailed: { status: 503, message: 'The SMS could not be sent: retry shortly.' }
 } as const satisfies Record<string, { status: number, message: string }>
 
 export type ErrorName = keyof typeof ErrorCatalogue

@@ -89,7 +89,7 @@ export interface paths {
         put?: never;
         /**
          * Change the password (with a code when TFA is on and password changes are protected)
-         * @description When TFA is on and `password_change` is among the protected actions (the default), a valid unused code is required: in `totp`, or typed right after `current_password`, by the same rules as login. Without it the answer is the documented 401 of POST /login.
+         * @description When TFA is on and `password_change` is among the protected actions (the default), a valid unused code is required: in `totp`, or typed right after `current_password`, by the same rules as login. Without it the answer is the documented 401 of POST /login (with SMS as the method, the right current password without a code also sends one by SMS).
          */
         post: operations["changePassword"];
         delete?: never;
@@ -109,7 +109,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a password, and a one-time code when two-factor authentication is on
-         * @description With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the password field ends in six digits, those are the code ("type the code directly after your password"). A password that itself ends in six digits still works, with or without a code appended. A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA does not need are ignored.
+         * @description With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the password field ends in six digits, those are the code ("type the code directly after your password"). A password that itself ends in six digits still works, with or without a code appended. A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA does not need are ignored. With SMS as the method, the right password without a code sends a code by SMS (at most one a minute) and answers the same 401; send the password again with the code.
          */
         post: operations["login"];
         delete?: never;
@@ -164,7 +164,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Switch TFA off with a current code or a recovery code */
+        /**
+         * Switch TFA off with a current code or a recovery code
+         * @description Works for both methods: `totp` carries the authenticator code, or with SMS on the code from POST /tfa/sms/send.
+         */
         post: operations["disableTfa"];
         delete?: never;
         options?: never;
@@ -236,6 +239,63 @@ export interface paths {
         get: operations["listOwnSecurityEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tfa/sms/phone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start SMS enrolment: register a phone number and send it a verification code
+         * @description SMS two-factor authentication is not on until POST /tfa/sms/verify receives the code. Calling again replaces the pending number (at most one SMS per 60 s and 5 per hour and user). One method at a time: with TOTP on, the answer is 409 (disable it first). On an automation account the answer is 409 with the automation warning unless `confirm_automation` is true.
+         */
+        post: operations["startSmsTfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tfa/sms/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish SMS enrolment: the code sent to the number switches SMS two-factor on */
+        post: operations["verifySmsTfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tfa/sms/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an SMS code for a protected action (disable, recovery codes, settings, password change)
+         * @description Logins need no call here: a login with the right password and no code sends one. Each new code replaces the previous one (at most one SMS per 60 s and 5 per hour and user).
+         */
+        post: operations["sendSmsCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -432,6 +492,10 @@ export interface components {
         };
         TfaStatus: {
             enabled: boolean;
+            /** @description The second factor in use: an authenticator app (`totp`) or `sms`; null when off. */
+            method: "totp" | "sms" | null;
+            /** @description With SMS on: the verified number, masked (e.g. `+49••••••••89`). */
+            phone: string | null;
             /** @description A secret from /tfa/enable awaits its first code. */
             pending: boolean;
             device_name: string | null;
@@ -446,7 +510,7 @@ export interface components {
         SecurityEvent: {
             /** Format: uuid */
             id: string;
-            /** @description e.g. login.succeeded, login.failed, tfa.enabled, tfa.disabled, tfa.locked, tfa.recovery_code_used, password.changed, admin.tfa_reset, admin.kind_changed, api_key.created, api_key.revoked, api_key.used (at most hourly per key) */
+            /** @description e.g. login.succeeded, login.failed, tfa.enabled, tfa.disabled, tfa.locked, tfa.recovery_code_used, password.changed, admin.tfa_reset, admin.kind_changed, api_key.created, api_key.revoked, api_key.used (at most hourly per key), tfa.sms_enrolment_started, sms.sent, sms.delivery_failed */
             type: string;
             /** Format: date-time */
             created_at: string;
@@ -477,8 +541,7 @@ export interface components {
                 enabled_at: string | null;
                 devices: {
                     name: string;
-                    /** @enum {string} */
-                    type: "totp";
+                    type: "totp" | "sms";
                 }[];
                 recovery_codes_left: number;
                 protected_actions: string[];
@@ -501,6 +564,12 @@ export interface components {
             /** @description Last exchange at POST /token. */
             last_used_at: string | null;
             expired: boolean;
+        };
+        SmsCodeSent: {
+            /** @description The number the code went to, masked (e.g. `+49••••••••89`). */
+            phone: string;
+            /** @description Seconds the code stays valid (300). */
+            expires_in: number;
         };
     };
     responses: never;
@@ -678,7 +747,7 @@ export interface operations {
                     /** @description 8 to 72 bytes of UTF-8. */
                     new_password: string;
                     /**
-                     * @description The current 6-digit code from the authenticator app (spaces are ignored).
+                     * @description The current 6-digit code: from the authenticator app, or with SMS as the method the code sent by SMS (spaces are ignored).
                      * @example 123456
                      */
                     totp?: string;
@@ -748,7 +817,7 @@ export interface operations {
                     /** @description The password, optionally followed directly by the 6-digit code. */
                     password: string;
                     /**
-                     * @description The current 6-digit code from the authenticator app (spaces are ignored).
+                     * @description The current 6-digit code: from the authenticator app, or with SMS as the method the code sent by SMS (spaces are ignored).
                      * @example 123456
                      */
                     totp?: string;
@@ -758,7 +827,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in. `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after. */
+            /** @description Logged in. `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","sms","mfa"]` with an SMS code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -794,7 +863,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Overloaded (too many password verifications waiting) or a backing service is down; retry after `Retry-After`. */
+            /** @description Overloaded (too many password verifications waiting), a backing service is down, or the SMS gateway did not take the code; retry after `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -867,7 +936,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description TFA is already enabled, or an automation account without `confirm_automation: true`. */
+            /** @description TFA is already enabled (with SMS on: disable it first), or an automation account without `confirm_automation: true`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -898,7 +967,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
-                     * @description The current 6-digit code from the authenticator app (spaces are ignored).
+                     * @description The current 6-digit code: from the authenticator app, or with SMS as the method the code sent by SMS (spaces are ignored).
                      * @example 123456
                      */
                     totp: string;
@@ -972,7 +1041,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
-                     * @description The current 6-digit code from the authenticator app (spaces are ignored).
+                     * @description The current 6-digit code: from the authenticator app, or with SMS as the method the code sent by SMS (spaces are ignored).
                      * @example 123456
                      */
                     totp: string;
@@ -1144,7 +1213,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
-                     * @description The current 6-digit code from the authenticator app (spaces are ignored).
+                     * @description The current 6-digit code: from the authenticator app, or with SMS as the method the code sent by SMS (spaces are ignored).
                      * @example 123456
                      */
                     totp: string;
@@ -1262,7 +1331,7 @@ export interface operations {
                     /** @description Actions that need a code when TFA is on. Default: ["login", "password_change"]. */
                     protected_actions: ("login" | "password_change")[];
                     /**
-                     * @description The current 6-digit code from the authenticator app (spaces are ignored).
+                     * @description The current 6-digit code: from the authenticator app, or with SMS as the method the code sent by SMS (spaces are ignored).
                      * @example 123456
                      */
                     totp?: string;
@@ -1358,6 +1427,244 @@ export interface operations {
             };
             /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startSmsTfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description E.164: `+`, country code and number, no spaces (e.g. `+4915123456789`).
+                     * @example +4915123456789
+                     */
+                    phone: string;
+                    /** @description Enable TFA on an automation account anyway. */
+                    confirm_automation?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description A verification code is on its way. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsCodeSent"];
+                };
+            };
+            /** @description Invalid body (the number must be E.164). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A second factor is already on (disable it first), or an automation account without `confirm_automation: true`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Sent too recently (at most one SMS per 60 s and 5 per hour and user), too many requests, or the second factor is locked; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SMS is not configured on this server (`SMS_TRANSPORT`). */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The SMS gateway did not take the message (retry), or a backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    verifySmsTfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description The current 6-digit code: from the authenticator app, or with SMS as the method the code sent by SMS (spaces are ignored).
+                     * @example 123456
+                     */
+                    code: string;
+                    /** @description A name for the phone, default "unnamed". */
+                    device_name?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description SMS two-factor authentication is on; show the recovery codes once. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        enabled: true;
+                        /** @enum {string} */
+                        method: "sms";
+                        /** @description The verified number, masked. */
+                        phone: string;
+                        device_name: string;
+                        /** @description Ten single-use recovery codes, shown only here. */
+                        recovery_codes: string[];
+                    };
+                };
+            };
+            /** @description Wrong or expired code (`Invalid token.`); the failure counts towards the lock. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No number pending (POST /tfa/sms/phone first), or a second factor is already on. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The second factor is locked, or too many requests (`Retry-After`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    sendSmsCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A code is on its way. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsCodeSent"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SMS two-factor authentication is not enabled. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Sent too recently (at most one SMS per 60 s and 5 per hour and user), too many requests, or the second factor is locked; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SMS is not configured on this server (`SMS_TRANSPORT`). */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The SMS gateway did not take the message (retry), or a backing service is unavailable. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,7 +13,7 @@ const USER_VIEW = {
   kind: true,
   createdAt: true,
   protectedActions: true,
-  twoFactor: { select: { enabledAt: true, deviceName: true, pendingSecretEnc: true } },
+  twoFactor: { select: { enabledAt: true, method: true, deviceName: true, pendingSecretEnc: true } },
   _count: { select: { recoveryCodes: { where: { usedAt: null } } } }
 } as const
 
@@ -32,7 +32,7 @@ export function createAdminService ({ prisma, secondFactor, audit }: { prisma: P
         enabled,
         pending: user.twoFactor?.pendingSecretEnc != null,
         enabled_at: user.twoFactor?.enabledAt?.toISOString() ?? null,
-        devices: enabled ? [{ name: user.twoFactor?.deviceName ?? DEFAULT_DEVICE_NAME, type: 'totp' as const }] : [],
+        devices: enabled ? [{ name: user.twoFactor?.deviceName ?? DEFAULT_DEVICE_NAME, type: user.twoFactor?.method ?? 'totp' }] : [],
         recovery_codes_left: enabled ? user._count.recoveryCodes : 0,
         protected_actions: user.protectedActions,
         locked: lockedMs > 0,

@@ -3,7 +3,7 @@ import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Amr } from '../plugins/auth.js'
 import { generateApiKey, hashApiKey, isWellFormedApiKey } from './api-key-format.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { hasTfaOn } from './login.js'
+import { hasTfaOn } from './factors.js'
 
 /** `api_key.used` is recorded at most this often per key: a script exchanging its key every few minutes would bury the trail. */
 const USED_EVENT_EVERY_MS = 60 * 60 * 1000
@@ -22,7 +22,7 @@ export function createApiKeyService ({ prisma, audit, now }: Deps) {
      */
     async assertMayCreate (userId: string, amr: Amr[]) {
       if (amr.includes('api_key')) throw new AppError('apiKeyFromApiKey')
-      const user = await prisma.user.findUnique({ where: { id: userId }, select: { twoFactor: { select: { secretEnc: true, secretKeyId: true, enabledAt: true } } } })
+      const user = await prisma.user.findUnique({ where: { id: userId }, select: { twoFactor: { select: { enabledAt: true } } } })
       if (user === null) throw new AppError('notFound', 'The user no longer exists.')
       if (hasTfaOn(user) && !amr.includes('mfa')) throw new AppError('apiKeyMfaRequired')
     },

@@ -19,6 +19,9 @@ export type SecurityEventType =
   | 'api_key.created'
   | 'api_key.revoked'
   | 'api_key.used'
+  | 'sms.sent'
+  | 'sms.delivery_failed'
+  | 'tfa.sms_enrolment_started'
 
 /** Who is asking, as far as the HTTP layer can tell. */
 export interface RequestContext { ip?: string, userAgent?: string }

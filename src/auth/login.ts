@@ -3,6 +3,7 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Amr } from '../plugins/auth.js'
 import type { AuditLog, RequestContext } from './audit.js'
+import { activeFactor, FACTOR_SELECT, hasTfaOn, type FactorRow } from './factors.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
 import { isProtected, type ProtectedAction } from './protected-actions.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
@@ -32,13 +33,10 @@ const USER_FOR_LOGIN = {
   role: true,
   passwordHash: true,
   protectedActions: true,
-  twoFactor: { select: { secretEnc: true, secretKeyId: true, enabledAt: true } }
+  twoFactor: { select: FACTOR_SELECT }
 } as const
 
-type LoginUser = { id: string, passwordHash: string, protectedActions: string[], twoFactor: { secretEnc: string | null, secretKeyId: string | null, enabledAt: Date | null } | null }
-
-export const hasTfaOn = (user: Pick<LoginUser, 'twoFactor'>) =>
-  user.twoFactor?.enabledAt != null && user.twoFactor.secretEnc !== null && user.twoFactor.secretKeyId !== null
+type LoginUser = { id: string, passwordHash: string, protectedActions: string[], twoFactor: FactorRow | null }
 
 /**
  * Password, then (when TFA is on and the action is protected) the second factor: the same rules
@@ -63,7 +61,8 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
   async function verifyCredentials (user: LoginUser, input: Credentials, action: ProtectedAction, ctx: RequestContext): Promise<Amr[]> {
     const fail = (reason: 'password' | 'code' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
     // Mandatory TFA overrides a user's choice to leave login unprotected (possibly made before it was mandatory).
-    const codeRequired = hasTfaOn(user) && (isProtected(user.protectedActions, action) || (action === 'login' && config.tfa.required))
+    const factor = activeFactor(user.twoFactor)
+    const codeRequired = factor !== null && (isProtected(user.protectedActions, action) || (action === 'login' && config.tfa.required))
     if (!codeRequired) {
       if (!await passwords.verify(input.password, user.passwordHash)) {
         fail('password')
@@ -83,18 +82,17 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
 
     const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : password.appendedCode
     if (totp === undefined && input.recovery_code === undefined) {
-      // A missing code is the normal first step of a two-step form: it is not a failure,
-      // but a locked account still learns it is locked.
-      const lockedMs = await secondFactor.lockedMs(user.id)
+      // A missing code is the normal first step of a two-step form: it is not a failure, but a
+      // locked account still learns it is locked. Only here, after the right password, does an SMS go out.
+      const lockedMs = await secondFactor.challenge(user.id, factor, ctx)
       if (lockedMs > 0) {
         fail('locked')
         throwCodeFailure({ lockedMs }, 'tfaRequired')
       }
       throw new AppError('tfaRequired')
     }
-    const tfa = user.twoFactor!
-    const outcome = await secondFactor.verifyAnyCode(user.id, { ciphertext: tfa.secretEnc!, keyId: tfa.secretKeyId! }, {
-      totp,
+    const outcome = await secondFactor.verifyAnyCode(user.id, factor, {
+      code: totp,
       recoveryCode: typedTotp === undefined ? input.recovery_code : undefined
     }, ctx)
     if (!outcome.ok) {
@@ -105,7 +103,7 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
       audit.record('tfa.recovery_code_used', user.id, ctx, { action })
       return ['pwd', 'mfa']
     }
-    return ['pwd', 'otp', 'mfa']
+    return outcome.method === 'sms' ? ['pwd', 'sms', 'mfa'] : ['pwd', 'otp', 'mfa']
   }
 
   return {

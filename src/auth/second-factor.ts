@@ -5,10 +5,13 @@ import type { PrismaClient } from '../generated/prisma/client.js'
 import type { EphemeralStore } from '../store/ephemeral-store.js'
 import { factorKeys } from '../store/keys.js'
 import { consumeRecoveryCode } from './recovery-codes.js'
-import type { SecretBox, SealedSecret } from './secret-box.js'
+import type { ActiveFactor } from './factors.js'
+import type { SecretBox } from './secret-box.js'
+import type { SendOutcome, SmsCodes, SmsPurpose } from './sms-codes.js'
 import { TOTP_PERIOD_SECONDS, matchTotpStep } from './totp.js'
 
 export type CodeOutcome = { ok: true } | { ok: false, lockedMs: number }
+export type CodeMethod = 'otp' | 'sms' | 'recovery'
 
 export interface SecondFactorDeps {
   prisma: PrismaClient
@@ -17,13 +20,14 @@ export interface SecondFactorDeps {
   config: Config
   now: () => number
   audit: AuditLog
+  sms: SmsCodes
 }
 
 /**
  * Checks second-factor codes for users whose TFA is on: replay protection, failure counting and
  * lockout, the same at login, disable and every other place that asks for a code.
  */
-export function createSecondFactorService ({ prisma, store, secretBox, config, now, audit }: SecondFactorDeps) {
+export function createSecondFactorService ({ prisma, store, secretBox, config, now, audit, sms }: SecondFactorDeps) {
   const { window, maxFailures, lockSeconds } = config.tfa
   const keysOf = (userId: string) => factorKeys(config.redisKeyPrefix, userId)
   // A step stays acceptable for `window` steps after its own; keep it at least that long, or an
@@ -64,6 +68,33 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
       return (await store.acceptStep(keysOf(userId), step, usedStepTtlMs)).status === 'accepted'
     },
 
+    /** Uses the SMS code sent to `phone` for `purpose`: once, within its 5 minutes; wrong ones count. */
+    async verifySms (userId: string, phone: string, purpose: SmsPurpose, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
+      if (/^[0-9]{6}$/.test(code)) {
+        const result = await store.consumeCode(keysOf(userId), sms.hashOf(userId, purpose, phone, code), now())
+        if (result.status === 'accepted') return { ok: true }
+        if (result.status === 'locked') return { ok: false, lockedMs: result.lockedMs }
+      }
+      return await registerFailure(userId, ctx)
+    },
+
+    /** Sends a code to `phone` (throttled), unless the factor is locked: a lock sends nothing. */
+    async sendSms (userId: string, phone: string, purpose: SmsPurpose, ctx: RequestContext = {}): Promise<SendOutcome | { sent: false, lockedMs: number }> {
+      const lockedMs = await store.remainingMs(keysOf(userId).lock)
+      if (lockedMs > 0) return { sent: false, lockedMs }
+      return await sms.send(userId, keysOf(userId), phone, purpose, ctx)
+    },
+
+    /**
+     * The right password arrived without a code: for SMS this is when the code goes out
+     * (throttled: a repeated attempt inside the minute sends nothing new). Returns the lock, if any.
+     */
+    async challenge (userId: string, factor: ActiveFactor, ctx: RequestContext = {}): Promise<number> {
+      if (factor.method !== 'sms') return await store.remainingMs(keysOf(userId).lock)
+      const outcome = await service.sendSms(userId, secretBox.open(factor.phone, userId), 'auth', ctx)
+      return 'lockedMs' in outcome ? outcome.lockedMs : 0
+    },
+
     async verifyRecoveryCode (userId: string, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
       const lockedMs = await store.remainingMs(keysOf(userId).lock)
       if (lockedMs > 0) return { ok: false, lockedMs }
@@ -74,11 +105,13 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
       return await registerFailure(userId, ctx)
     },
 
-    /** Verifies the recovery code when one is given, else the TOTP code (callers pass one of them). */
-    async verifyAnyCode (userId: string, sealed: SealedSecret, codes: { totp?: string, recoveryCode?: string }, ctx: RequestContext = {}): Promise<CodeOutcome & { method?: 'otp' | 'recovery' }> {
+    /** Verifies the recovery code when one is given, else the code of the active factor (callers pass one of them). */
+    async verifyAnyCode (userId: string, factor: ActiveFactor, codes: { code?: string, recoveryCode?: string }, ctx: RequestContext = {}): Promise<CodeOutcome & { method: CodeMethod }> {
       if (codes.recoveryCode !== undefined) return { ...await service.verifyRecoveryCode(userId, codes.recoveryCode, ctx), method: 'recovery' }
-      const secret = secretBox.open(sealed, userId)
-      return { ...await service.verifyTotp(userId, secret, codes.totp ?? '', ctx), method: 'otp' }
+      if (factor.method === 'sms') {
+        return { ...await service.verifySms(userId, secretBox.open(factor.phone, userId), 'auth', codes.code ?? '', ctx), method: 'sms' }
+      }
+      return { ...await service.verifyTotp(userId, secretBox.open(factor.sealed, userId), codes.code ?? '', ctx), method: 'otp' }
     },
 
     async failureCount (userId: string): Promise<number> {
@@ -91,10 +124,13 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
       await store.delete(keys.failures, keys.lock)
     },
 
-    /** Clears counters, lock and used-step record (TFA switched off or reset). */
+    /**
+     * Clears counters, lock, used-step record and any SMS code (TFA switched off or reset). The
+     * send throttle stays: switching SMS off and on must not reset it.
+     */
     async forget (userId: string): Promise<void> {
       const keys = keysOf(userId)
-      await store.delete(keys.failures, keys.lock, keys.lastStep)
+      await store.delete(keys.failures, keys.lock, keys.lastStep, keys.smsCode)
     }
   }
   return service

@@ -3,15 +3,23 @@ import type { Config } from '../config/config.js'
 import { AppError, AUTOMATION_WARNING } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { AuditLog, RequestContext } from './audit.js'
+import { activeFactor, FACTOR_SELECT, type ActiveFactor } from './factors.js'
 import { ALWAYS_PROTECTED, type ProtectedAction } from './protected-actions.js'
 import { countRecoveryCodesLeft, replaceRecoveryCodes } from './recovery-codes.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
 import type { SecretBox } from './secret-box.js'
 import { buildOtpauthUrl, generateTotpSecret } from './totp.js'
+import { maskPhone } from '../sms/phone.js'
 
 export { AUTOMATION_WARNING }
 
 export const DEFAULT_DEVICE_NAME = 'unnamed'
+
+/** Enrolling while a factor is on: the same method is "already enabled", another one must be switched off first. */
+export function assertNoFactorOn (current: { enabledAt: Date | null, method: 'totp' | 'sms' } | null, enrolling: 'totp' | 'sms'): void {
+  if (current?.enabledAt == null) return
+  throw new AppError(current.method === enrolling ? 'tfaAlreadyEnabled' : 'tfaMethodActive')
+}
 
 interface Deps {
   prisma: PrismaClient
@@ -23,14 +31,15 @@ interface Deps {
 
 /** Enable → validate → disable, and the recovery codes that come with an enabled factor. */
 export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, audit }: Deps) {
-  async function loadEnabled (userId: string) {
-    const tfa = await prisma.twoFactor.findUnique({ where: { userId } })
-    if (tfa?.enabledAt == null || tfa.secretEnc === null || tfa.secretKeyId === null) throw new AppError('tfaNotEnabled')
-    return { ...tfa, sealed: { ciphertext: tfa.secretEnc, keyId: tfa.secretKeyId } }
+  async function loadEnabled (userId: string): Promise<ActiveFactor> {
+    const factor = activeFactor(await prisma.twoFactor.findUnique({ where: { userId }, select: FACTOR_SELECT }))
+    if (factor === null) throw new AppError('tfaNotEnabled')
+    return factor
   }
 
-  async function verifyCurrentCode (sealed: { ciphertext: string, keyId: string }, userId: string, totp: string, ctx: RequestContext) {
-    const outcome = await secondFactor.verifyTotp(userId, secretBox.open(sealed, userId), normalizeTotpInput(totp), ctx)
+  /** A current code of the active factor (TOTP, or the SMS code from POST /tfa/sms/send). */
+  async function verifyCurrentCode (factor: ActiveFactor, userId: string, code: string, ctx: RequestContext) {
+    const outcome = await secondFactor.verifyAnyCode(userId, factor, { code: normalizeTotpInput(code) }, ctx)
     if (!outcome.ok) throwCodeFailure(outcome, 'invalidToken')
   }
 
@@ -40,8 +49,7 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
      * On an automation account only with `confirmAutomation`: TFA there would break its scripts.
      */
     async enable (user: { id: string, username: string, kind?: string }, ctx: RequestContext = {}, { confirmAutomation = false } = {}) {
-      const existing = await prisma.twoFactor.findUnique({ where: { userId: user.id }, select: { enabledAt: true } })
-      if (existing?.enabledAt != null) throw new AppError('tfaAlreadyEnabled')
+      assertNoFactorOn(await prisma.twoFactor.findUnique({ where: { userId: user.id }, select: { enabledAt: true, method: true } }), 'totp')
       if (user.kind === 'automation' && !confirmAutomation) throw new AppError('automationAccount')
       const secret = generateTotpSecret()
       const sealed = secretBox.seal(secret, user.id)
@@ -55,7 +63,7 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
 
     async validate (userId: string, code: string, deviceName = DEFAULT_DEVICE_NAME, ctx: RequestContext = {}) {
       const tfa = await prisma.twoFactor.findUnique({ where: { userId } })
-      if (tfa?.enabledAt != null) throw new AppError('tfaAlreadyEnabled')
+      assertNoFactorOn(tfa, 'totp')
       if (tfa?.pendingSecretEnc == null || tfa.pendingKeyId === null) throw new AppError('tfaNotPending')
       const secret = secretBox.open({ ciphertext: tfa.pendingSecretEnc, keyId: tfa.pendingKeyId }, userId)
       // The activating code is recorded as used, so it can't be replayed at login.
@@ -64,7 +72,18 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
         // Compare-and-swap on the pending secret: a concurrent /tfa/enable that replaced it wins.
         const { count } = await tx.twoFactor.updateMany({
           where: { userId, pendingSecretEnc: tfa.pendingSecretEnc, enabledAt: null },
-          data: { secretEnc: tfa.pendingSecretEnc, secretKeyId: tfa.pendingKeyId, enabledAt: new Date(), deviceName, pendingSecretEnc: null, pendingKeyId: null, pendingCreatedAt: null }
+          data: {
+            method: 'totp',
+            secretEnc: tfa.pendingSecretEnc,
+            secretKeyId: tfa.pendingKeyId,
+            enabledAt: new Date(),
+            deviceName,
+            pendingSecretEnc: null,
+            pendingKeyId: null,
+            pendingCreatedAt: null,
+            pendingPhoneEnc: null,
+            pendingPhoneKeyId: null
+          }
         })
         if (count !== 1) throw new AppError('tfaNotPending')
         const recoveryCodes = await replaceRecoveryCodes(tx, userId)
@@ -75,10 +94,11 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
       })
     },
 
+    /** Works for either method: the current code (TOTP, or SMS from POST /tfa/sms/send) or a recovery code. */
     async disable (userId: string, codes: { totp?: string, recovery_code?: string }, ctx: RequestContext = {}) {
-      const tfa = await loadEnabled(userId)
-      const outcome = await secondFactor.verifyAnyCode(userId, tfa.sealed, {
-        totp: codes.totp === undefined ? undefined : normalizeTotpInput(codes.totp),
+      const factor = await loadEnabled(userId)
+      const outcome = await secondFactor.verifyAnyCode(userId, factor, {
+        code: codes.totp === undefined ? undefined : normalizeTotpInput(codes.totp),
         recoveryCode: codes.totp === undefined ? codes.recovery_code : undefined
       }, ctx)
       if (!outcome.ok) throwCodeFailure(outcome, 'invalidToken')
@@ -88,15 +108,18 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
         prisma.twoFactor.delete({ where: { userId } })
       ])
       await secondFactor.forget(userId)
-      audit.record('tfa.disabled', userId, ctx, { method: outcome.method ?? null })
+      audit.record('tfa.disabled', userId, ctx, { method: outcome.method, factor: factor.method })
       return { enabled: false as const }
     },
 
     async status (userId: string) {
       const tfa = await prisma.twoFactor.findUnique({ where: { userId } })
-      const enabled = tfa?.enabledAt != null
+      const factor = activeFactor(tfa)
+      const enabled = factor !== null
       return {
         enabled,
+        method: factor?.method ?? null,
+        phone: factor?.method === 'sms' ? maskPhone(secretBox.open(factor.phone, userId)) : null,
         pending: tfa?.pendingSecretEnc != null,
         device_name: enabled ? tfa?.deviceName ?? DEFAULT_DEVICE_NAME : null,
         recovery_codes_left: enabled ? await countRecoveryCodesLeft(prisma, userId) : 0
@@ -104,8 +127,7 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
     },
 
     async regenerateRecoveryCodes (userId: string, totp: string, ctx: RequestContext = {}) {
-      const tfa = await loadEnabled(userId)
-      await verifyCurrentCode(tfa.sealed, userId, totp, ctx)
+      await verifyCurrentCode(await loadEnabled(userId), userId, totp, ctx)
       const recoveryCodes = await prisma.$transaction(async (tx) => await replaceRecoveryCodes(tx, userId))
       audit.record('tfa.recovery_codes_regenerated', userId, ctx)
       return { recovery_codes: recoveryCodes }
@@ -127,10 +149,8 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
     async updateSettings (userId: string, input: { protected_actions: ProtectedAction[], totp?: string }, ctx: RequestContext = {}) {
       const actions = [...new Set(input.protected_actions)]
       if (config.tfa.required && !actions.includes('login')) throw new AppError('loginMustStayProtected')
-      const tfa = await prisma.twoFactor.findUnique({ where: { userId } })
-      if (tfa?.enabledAt != null && tfa.secretEnc !== null && tfa.secretKeyId !== null) {
-        await verifyCurrentCode({ ciphertext: tfa.secretEnc, keyId: tfa.secretKeyId }, userId, input.totp ?? '', ctx)
-      }
+      const factor = activeFactor(await prisma.twoFactor.findUnique({ where: { userId }, select: FACTOR_SELECT }))
+      if (factor !== null) await verifyCurrentCode(factor, userId, input.totp ?? '', ctx)
       await prisma.user.update({ where: { id: userId }, data: { protectedActions: actions } })
       audit.record('tfa.settings_changed', userId, ctx, { protected_actions: actions })
       return await this.settings(userId)

@@ -40,7 +40,11 @@ const EnvSchema = Type.Object({
   TFA_LOCK_SECONDS: Type.Integer({ minimum: 1, maximum: 86400 * 7, default: 900 }),
   RATE_LIMIT_LOGIN_MAX: Type.Integer({ minimum: 1, default: 20 }),
   RATE_LIMIT_LOGIN_WINDOW: Type.Integer({ minimum: 1000, description: 'milliseconds', default: 60000 }),
-  RATE_LIMIT_TFA_MAX: Type.Integer({ minimum: 1, default: 30 })
+  RATE_LIMIT_TFA_MAX: Type.Integer({ minimum: 1, default: 30 }),
+  SMS_TRANSPORT: Type.Union([Type.Literal('none'), Type.Literal('webhook'), Type.Literal('log')], { default: 'none' }),
+  SMS_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  SMS_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  SMS_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000 })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -81,6 +85,12 @@ export interface Config {
   rateLimit: { loginMax: number, loginWindowMs: number, tfaMax: number }
   /** The first administrator, created (or promoted) at start when set. */
   bootstrapAdmin?: { username: string, password: string }
+  /** How SMS codes leave the service; 'none' turns the SMS second factor off. */
+  sms: {
+    transport: Env['SMS_TRANSPORT']
+    /** Set exactly when transport is 'webhook'. */
+    webhook?: { url: string, secret: string, timeoutMs: number }
+  }
 }
 
 export class ConfigError extends Error {
@@ -173,7 +183,23 @@ function toConfig (env: Env): Config {
     },
     bootstrapAdmin: env.ADMIN_USERNAME !== undefined && env.ADMIN_PASSWORD !== undefined
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
-      : undefined
+      : undefined,
+    sms: smsConfig(env)
+  }
+}
+
+function smsConfig (env: Env): Config['sms'] {
+  if (env.SMS_TRANSPORT === 'log' && env.NODE_ENV === 'production') {
+    throw new ConfigError('SMS_TRANSPORT', '\'log\' writes codes to the log: not allowed when NODE_ENV=production')
+  }
+  if (env.SMS_TRANSPORT !== 'webhook') return { transport: env.SMS_TRANSPORT }
+  if (env.SMS_WEBHOOK_URL === undefined) throw new ConfigError('SMS_WEBHOOK_URL', 'is required when SMS_TRANSPORT=webhook')
+  if (!URL.canParse(env.SMS_WEBHOOK_URL)) throw new ConfigError('SMS_WEBHOOK_URL', 'must be an http:// or https:// URL')
+  // Without a secret the receiver can't tell our requests from anyone's.
+  if (env.SMS_WEBHOOK_SECRET === undefined) throw new ConfigError('SMS_WEBHOOK_SECRET', 'is required when SMS_TRANSPORT=webhook (at least 32 characters)')
+  return {
+    transport: 'webhook',
+    webhook: { url: env.SMS_WEBHOOK_URL, secret: env.SMS_WEBHOOK_SECRET, timeoutMs: env.SMS_WEBHOOK_TIMEOUT_MS }
   }
 }
 

@@ -1,11 +1,11 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
-import { hasTfaOn } from '../auth/login.js'
+import { hasTfaOn } from '../auth/factors.js'
 import { AppError } from '../errors.js'
 
 /** Authentication Method Reference values (RFC 8176) this service issues; 'api_key' (not in RFC 8176) marks a token from POST /token. */
-export type Amr = 'pwd' | 'otp' | 'mfa' | 'api_key'
+export type Amr = 'pwd' | 'otp' | 'sms' | 'mfa' | 'api_key'
 
 /** A token that only lets its holder enrol in TFA (mandatory TFA, past the grace period). */
 export const ENROLL_SCOPE = 'tfa:enroll'
@@ -63,7 +63,7 @@ export default fp(async function authPlugin (app) {
     await app.authenticate(request)
     const user = await app.prisma.user.findUnique({
       where: { id: request.user.sub },
-      select: { role: true, twoFactor: { select: { secretEnc: true, secretKeyId: true, enabledAt: true } } }
+      select: { role: true, twoFactor: { select: { enabledAt: true } } }
     })
     if (user?.role !== 'admin') throw new AppError('adminRequired')
     if (hasTfaOn(user) && !request.user.amr.includes('mfa')) throw new AppError('adminMfaRequired')

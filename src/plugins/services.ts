@@ -6,7 +6,10 @@ import { createLoginService, type LoginService } from '../auth/login.js'
 import { createPasswordHasher, type PasswordHasher } from '../auth/passwords.js'
 import { createSecondFactorService, type SecondFactorService } from '../auth/second-factor.js'
 import { createSecretBox } from '../auth/secret-box.js'
+import { createSmsCodes } from '../auth/sms-codes.js'
+import { createSmsEnrolment, type SmsEnrolment } from '../auth/sms-enrolment.js'
 import { createTfaEnrolment, type TfaEnrolment } from '../auth/tfa-enrolment.js'
+import { createSmsTransport } from '../sms/sms-transport.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,6 +17,7 @@ declare module 'fastify' {
     secondFactor: SecondFactorService
     accounts: LoginService
     tfa: TfaEnrolment
+    smsTfa: SmsEnrolment
     audit: AuditLog
     admin: AdminService
     apiKeys: ApiKeyService
@@ -33,13 +37,15 @@ export default fp(async function servicesPlugin (app) {
   const secretBox = createSecretBox(encryptionKey, decryptionKeys)
   const passwords = createPasswordHasher({ cost: config.bcryptCost, maxPending: config.maxPendingHashes })
   const audit = createAuditLog(prisma, app.log, now)
-  const secondFactor = createSecondFactorService({ prisma, store, secretBox, config, now, audit })
+  const sms = createSmsCodes({ store, transport: createSmsTransport(config.sms, app.log), hashKeySource: encryptionKey.key, issuer: config.tfa.issuer, now, audit })
+  const secondFactor = createSecondFactorService({ prisma, store, secretBox, config, now, audit, sms })
   app.decorate('audit', audit)
   app.decorate('passwords', passwords)
   app.decorate('shedWhenBusy', async () => { passwords.assertCapacity() })
   app.decorate('secondFactor', secondFactor)
   app.decorate('accounts', createLoginService({ prisma, passwords, secondFactor, audit, config }))
   app.decorate('tfa', createTfaEnrolment({ prisma, secondFactor, secretBox, config, audit }))
+  app.decorate('smsTfa', createSmsEnrolment({ prisma, secondFactor, secretBox, sms, audit }))
   app.decorate('admin', createAdminService({ prisma, secondFactor, audit }))
   app.decorate('apiKeys', createApiKeyService({ prisma, audit, now }))
   app.beforeDatabaseClose(audit.flush)

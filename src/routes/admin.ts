@@ -15,7 +15,7 @@ export const AdminUserSchema = Type.Object({
     enabled: Type.Boolean(),
     pending: Type.Boolean(),
     enabled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    devices: Type.Array(Type.Object({ name: Type.String(), type: Type.Literal('totp') }, { additionalProperties: false })),
+    devices: Type.Array(Type.Object({ name: Type.String(), type: Type.Union([Type.Literal('totp'), Type.Literal('sms')]) }, { additionalProperties: false })),
     recovery_codes_left: Type.Integer(),
     protected_actions: Type.Array(Type.String()),
     locked: Type.Boolean({ description: 'The second factor is locked after repeated wrong codes.' }),

@@ -26,7 +26,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'password field ends in six digits, those are the code ("type the code directly after your password"). ',
         'A password that itself ends in six digits still works, with or without a code appended. ',
         'A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA ',
-        'does not need are ignored.'
+        'does not need are ignored. With SMS as the method, the right password without a code sends a code by SMS ',
+        '(at most one a minute) and answers the same 401; send the password again with the code.'
       ].join(''),
       body: Type.Object({
         username: UsernameSchema,
@@ -35,11 +36,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         recovery_code: Type.Optional(RecoveryCodeSchema)
       }, { additionalProperties: false }),
       response: {
-        200: Type.Ref('TokenResponse', { description: 'Logged in. `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after.' }),
+        200: Type.Ref('TokenResponse', { description: 'Logged in. `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","sms","mfa"]` with an SMS code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after.' }),
         ...errorResponses({
           400: 'Invalid body.',
           429: 'Too many attempts from this client or for this username (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code).',
-          503: 'Overloaded (too many password verifications waiting) or a backing service is down; retry after `Retry-After`.'
+          503: 'Overloaded (too many password verifications waiting), a backing service is down, or the SMS gateway did not take the code; retry after `Retry-After`.'
         }),
         401: {
           description: 'Either the username or password is wrong (`Invalid username or password.`), or the password is right but ' +

@@ -15,6 +15,8 @@ const RecoveryCodesSchema = Type.Array(Type.String(), {
 
 const TfaStatusSchema = Type.Object({
   enabled: Type.Boolean(),
+  method: Type.Union([Type.Literal('totp'), Type.Literal('sms'), Type.Null()], { description: 'The second factor in use: an authenticator app (`totp`) or `sms`; null when off.' }),
+  phone: Type.Union([Type.String(), Type.Null()], { description: 'With SMS on: the verified number, masked (e.g. `+49••••••••89`).' }),
   pending: Type.Boolean({ description: 'A secret from /tfa/enable awaits its first code.' }),
   device_name: Type.Union([Type.String(), Type.Null()]),
   recovery_codes_left: Type.Integer()
@@ -71,7 +73,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           qr_code: Type.String({ description: 'data:image/png;base64,… PNG QR code of `otpauth_url`.' }),
           warning: Type.String({ description: 'TFA also applies to API logins: do not enable it on accounts used by automation.' })
         }, { additionalProperties: false, description: 'A pending secret: show the QR code (and the secret for manual entry), then ask for a code.' }),
-        ...errorResponses({ 400: 'Invalid body.', ...auth, 404: 'The user no longer exists.', 409: 'TFA is already enabled, or an automation account without `confirm_automation: true`.', ...locked })
+        ...errorResponses({ 400: 'Invalid body.', ...auth, 404: 'The user no longer exists.', 409: 'TFA is already enabled (with SMS on: disable it first), or an automation account without `confirm_automation: true`.', ...locked })
       }
     }
   }, async (request) => await app.tfa.enable(await userOf(request.user.sub), contextOf(request), { confirmAutomation: request.body.confirm_automation === true }))
@@ -100,6 +102,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['two-factor'],
       operationId: 'disableTfa',
       summary: 'Switch TFA off with a current code or a recovery code',
+      description: 'Works for both methods: `totp` carries the authenticator code, or with SMS on the code from POST /tfa/sms/send.',
       security: BearerSecurity,
       body: Type.Union([
         Type.Object({ totp: TotpSchema }, { additionalProperties: false }),

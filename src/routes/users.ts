@@ -62,7 +62,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Change the password (with a code when TFA is on and password changes are protected)',
       description: 'When TFA is on and `password_change` is among the protected actions (the default), a valid unused code is ' +
         'required: in `totp`, or typed right after `current_password`, by the same rules as login. Without it the answer is the ' +
-        'documented 401 of POST /login.',
+        'documented 401 of POST /login (with SMS as the method, the right current password without a code also sends one by SMS).',
       security: BearerSecurity,
       body: Type.Object({
         current_password: Type.String({ minLength: 1, maxLength: 1024 }),

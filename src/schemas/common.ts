@@ -50,7 +50,7 @@ export const UserKindSchema = Type.Union([Type.Literal('human'), Type.Literal('a
 
 export const TotpSchema = Type.String({
   maxLength: 16,
-  description: 'The current 6-digit code from the authenticator app (spaces are ignored).',
+  description: 'The current 6-digit code: from the authenticator app, or with SMS as the method the code sent by SMS (spaces are ignored).',
   examples: ['123456']
 })
 

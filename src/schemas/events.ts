@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 
 export const SecurityEventSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
-  type: Type.String({ description: 'e.g. login.succeeded, login.failed, tfa.enabled, tfa.disabled, tfa.locked, tfa.recovery_code_used, password.changed, admin.tfa_reset, admin.kind_changed, api_key.created, api_key.revoked, api_key.used (at most hourly per key)' }),
+  type: Type.String({ description: 'e.g. login.succeeded, login.failed, tfa.enabled, tfa.disabled, tfa.locked, tfa.recovery_code_used, password.changed, admin.tfa_reset, admin.kind_changed, api_key.created, api_key.revoked, api_key.used (at most hourly per key), tfa.sms_enrolment_started, sms.sent, sms.delivery_failed' }),
   created_at: Type.String({ format: 'date-time' }),
   ip: Type.Union([Type.String(), Type.Null()]),
   user_agent: Type.Union([Type.String(), Type.Null()]),

@@ -6,5 +6,5 @@ import type { FactorKeys } from './ephemeral-store.js'
  */
 export function factorKeys (prefix: string, userId: string): FactorKeys {
   const base = `${prefix}{u:${userId}}:tfa`
-  return { lastStep: `${base}:last-step`, failures: `${base}:failures`, lock: `${base}:lock` }
+  return { lastStep: `${base}:last-step`, failures: `${base}:failures`, lock: `${base}:lock`, smsCode: `${base}:sms-code`, smsSend: `${base}:sms-send` }
 }

@@ -77,7 +77,7 @@ t.test('password + TOTP journey through the generated client', async (t) => {
   t.same(me, { id: user.id, username })
 
   const before = dataOf(t, await client.GET('/tfa'), 200)
-  t.same(before, { enabled: false, pending: false, device_name: null, recovery_codes_left: 0 })
+  t.same(before, { enabled: false, method: null, phone: null, pending: false, device_name: null, recovery_codes_left: 0 })
 
   const enrolment = dataOf(t, await client.POST('/tfa/enable'), 200)
   t.match(enrolment.secret, /^[A-Z2-7]{32}$/)
@@ -119,14 +119,14 @@ t.test('password + TOTP journey through the generated client', async (t) => {
   client.setToken(second.access_token)
 
   const on = dataOf(t, await client.GET('/tfa'), 200)
-  t.same(on, { enabled: true, pending: false, device_name: 'e2e phone', recovery_codes_left: 10 })
+  t.same(on, { enabled: true, method: 'totp', phone: null, pending: false, device_name: 'e2e phone', recovery_codes_left: 10 })
 
   clock.advance(30_000)
   const disabled = dataOf(t, await client.POST('/tfa/disable', { body: { totp: oathtool(secret, clock.now()) } }), 200)
   t.same(disabled, { enabled: false })
 
   const off = dataOf(t, await client.GET('/tfa'), 200)
-  t.same(off, { enabled: false, pending: false, device_name: null, recovery_codes_left: 0 })
+  t.same(off, { enabled: false, method: null, phone: null, pending: false, device_name: null, recovery_codes_left: 0 })
 
   // And the password alone works again.
   const third = dataOf(t, await client.POST('/login', { body: { username, password } }), 200)

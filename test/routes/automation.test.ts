@@ -40,7 +40,7 @@ t.test('enable on an automation account: 409 with the warning and nothing enable
   t.ok(refused.json().error.message.startsWith(AUTOMATION_WARNING), 'the automation warning')
   t.equal((await enable(token, { confirm_automation: false })).statusCode, 409, 'false is no confirmation')
   t.equal(await app.prisma.twoFactor.count({ where: { userId: bot.id } }), 0, 'no pending secret either')
-  t.same((await app.inject({ method: 'GET', url: '/tfa', headers: bearer(token) })).json(), { enabled: false, pending: false, device_name: null, recovery_codes_left: 0 })
+  t.same((await app.inject({ method: 'GET', url: '/tfa', headers: bearer(token) })).json(), { enabled: false, method: null, phone: null, pending: false, device_name: null, recovery_codes_left: 0 })
 
   t.equal((await enable(token, { confirm_automation: 'yes' })).statusCode, 400, 'a boolean, not a string')
   t.equal((await enable(token, { other: true })).statusCode, 400, 'no other field')

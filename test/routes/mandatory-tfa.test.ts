@@ -119,7 +119,7 @@ t.test('done when: the enrolment-only token can\'t reach other routes, only enro
   t.same(me.json(), { id: user.id, username: user.username })
   const status = await app.inject({ method: 'GET', url: '/tfa', headers: bearer(token) })
   t.equal(status.statusCode, 200)
-  t.same(status.json(), { enabled: false, pending: false, device_name: null, recovery_codes_left: 0 })
+  t.same(status.json(), { enabled: false, method: null, phone: null, pending: false, device_name: null, recovery_codes_left: 0 })
   const enable = await app.inject({ method: 'POST', url: '/tfa/enable', headers: bearer(token) })
   t.equal(enable.statusCode, 200, enable.body)
   const { secret } = enable.json() as { secret: string }
@@ -127,7 +127,7 @@ t.test('done when: the enrolment-only token can\'t reach other routes, only enro
   const validate = await app.inject({ method: 'POST', url: '/tfa/validate', headers: bearer(token), payload: { totp: generateTotpCode(secret, clock.now()), device_name: 'work phone' } })
   t.equal(validate.statusCode, 200, validate.body)
   t.equal(validate.json().recovery_codes.length, 10)
-  t.same((await app.inject({ method: 'GET', url: '/tfa', headers: bearer(token) })).json(), { enabled: true, pending: false, device_name: 'work phone', recovery_codes_left: 10 })
+  t.same((await app.inject({ method: 'GET', url: '/tfa', headers: bearer(token) })).json(), { enabled: true, method: 'totp', phone: null, pending: false, device_name: 'work phone', recovery_codes_left: 10 })
 
   // The enrolment token stays what it is: the user must log in again.
   const stillLimited = await app.inject({ method: 'GET', url: '/tfa/settings', headers: bearer(token) })

@@ -165,6 +165,63 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       t.equal(await store.getCount(k.failures), 0)
     })
 
+    t.test('consumeCode: once, only the right hash, only before its expiry', async (t) => {
+      const k = keys()
+      const at = 1_800_000_000_000
+      t.same(await store.consumeCode(k, 'h1', at), { status: 'rejected' }, 'no record')
+      await store.putCode(k.smsCode, 'h1', at + 300_000, LONG)
+      await store.registerFailure(k, { max: 5, lockMs: 30_000, windowMs: LONG })
+      t.same(await store.consumeCode(k, 'h2', at), { status: 'rejected' }, 'wrong hash')
+      t.same(await store.consumeCode(k, 'h1', at + 1000), { status: 'accepted' }, 'right hash')
+      t.equal(await store.getCount(k.failures), 0, 'acceptance clears the failure count')
+      t.same(await store.consumeCode(k, 'h1', at + 2000), { status: 'rejected' }, 'never twice')
+
+      await store.putCode(k.smsCode, 'h3', at + 300_000, LONG)
+      t.same(await store.consumeCode(k, 'h3', at + 300_000), { status: 'rejected' }, 'at its expiry the code is dead')
+      t.same(await store.consumeCode(k, 'h3', at), { status: 'rejected' }, 'and was deleted')
+
+      await store.putCode(k.smsCode, 'h4', at + 300_000, LONG)
+      await store.putCode(k.smsCode, 'h5', at + 300_000, LONG)
+      t.same(await store.consumeCode(k, 'h4', at), { status: 'rejected' }, 'a new code replaces the earlier one')
+      await store.registerFailure(k, { max: 1, lockMs: 30_000, windowMs: LONG })
+      const locked = await store.consumeCode(k, 'h5', at)
+      t.equal(locked.status, 'locked', 'refused while locked')
+      await store.delete(k.lock)
+      t.same(await store.consumeCode(k, 'h5', at), { status: 'accepted' }, 'the lock did not use it up')
+    })
+
+    t.test('a burst of 50 consumeCode with the right hash: exactly one accepted', async (t) => {
+      const k = keys()
+      await store.putCode(k.smsCode, 'burst', 2_000_000_000_000, LONG)
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (peers[i % peers.length] ?? store).consumeCode(k, 'burst', 1_900_000_000_000)))
+      t.equal(results.filter(r => r.status === 'accepted').length, 1)
+    })
+
+    t.test('takeSendSlot: one per interval, max per window', async (t) => {
+      const k = keys()
+      const throttle = { intervalMs: 60_000, max: 3, windowMs: 3_600_000 }
+      const t0 = 1_800_000_000_000
+      t.same(await store.takeSendSlot(k.smsSend, t0, throttle), { allowed: true, retryAfterMs: 0 })
+      t.same(await store.takeSendSlot(k.smsSend, t0 + 59_000, throttle), { allowed: false, retryAfterMs: 1000 }, 'within the interval')
+      t.same(await store.takeSendSlot(k.smsSend, t0 + 60_000, throttle), { allowed: true, retryAfterMs: 0 })
+      t.same(await store.takeSendSlot(k.smsSend, t0 + 120_000, throttle), { allowed: true, retryAfterMs: 0 })
+      t.same(await store.takeSendSlot(k.smsSend, t0 + 180_000, throttle), { allowed: false, retryAfterMs: 3_600_000 - 180_000 }, 'the window is full')
+      t.same(await store.takeSendSlot(k.smsSend, t0 + 3_600_000, throttle), { allowed: true, retryAfterMs: 0 }, 'a new window')
+      await store.releaseSendInterval(k.smsSend, t0 + 3_600_000)
+      t.same(await store.takeSendSlot(k.smsSend, t0 + 3_600_001, throttle), { allowed: true, retryAfterMs: 0 }, 'a released interval (failed send) may be retried at once')
+      t.ok(await store.remainingMs(k.smsSend) > 0, 'the throttle expires by itself')
+      const absent = keys()
+      await store.releaseSendInterval(absent.smsSend, t0)
+      t.equal(await store.remainingMs(absent.smsSend), 0, 'releasing an absent throttle creates nothing')
+    })
+
+    t.test('a burst of 30 takeSendSlot: exactly one slot', async (t) => {
+      const k = keys()
+      const throttle = { intervalMs: 60_000, max: 5, windowMs: 3_600_000 }
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (peers[i % peers.length] ?? store).takeSendSlot(k.smsSend, 1_800_000_000_000, throttle)))
+      t.equal(results.filter(r => r.allowed).length, 1)
+    })
+
     t.test('remainingMs, getCount, delete, ping', async (t) => {
       const k = keys()
       t.equal(await store.remainingMs(k.lock), 0, 'absent key: 0')
