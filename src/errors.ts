@@ -52,6 +52,8 @@ export type ErrorName = keyof typeof ErrorCatalogue
 
 export class AppError extends Error {
   readonly statusCode: number
+  /** Extra response headers (e.g. which second factor a 401 asks for). */
+  headers?: Record<string, string>
   constructor (readonly kind: ErrorName, message: string = ErrorCatalogue[kind].message, readonly retryAfterSeconds?: number) {
     super(message)
     this.name = 'AppError'

@@ -3,7 +3,7 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Amr } from '../plugins/auth.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { activeFactor, FACTOR_SELECT, hasTfaOn, type FactorRow } from './factors.js'
+import { activeFactor, FACTOR_SELECT, hasTfaOn, type ActiveFactor, type FactorRow } from './factors.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
 import { isProtected, type ProtectedAction } from './protected-actions.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
@@ -80,7 +80,18 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
       throw new AppError('invalidCredentials')
     }
 
-    const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : password.appendedCode
+    try {
+      return await verifySecondFactor(user, factor, input, typedTotp, password.appendedCode, action, ctx)
+    } catch (err) {
+      // The body must stay byte-exact; a header tells a client that knows the password which code to ask for.
+      if (err instanceof AppError && err.kind === 'tfaRequired') err.headers = { 'x-tfa-method': factor.method }
+      throw err
+    }
+  }
+
+  async function verifySecondFactor (user: LoginUser, factor: ActiveFactor, input: Credentials, typedTotp: string | undefined, appendedCode: string | undefined, action: ProtectedAction, ctx: RequestContext): Promise<Amr[]> {
+    const fail = (reason: 'code' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
+    const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : appendedCode
     if (totp === undefined && input.recovery_code === undefined) {
       // A missing code is the normal first step of a two-step form: it is not a failure, but a
       // locked account still learns it is locked. Only here, after the right password, does an SMS go out.

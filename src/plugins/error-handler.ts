@@ -22,6 +22,7 @@ export default fp(async function errorHandlerPlugin (app) {
   app.setErrorHandler(function handleError (error: FastifyError | AppError | DependencyUnavailableError, request, reply) {
     if (error instanceof AppError) {
       if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
+      if (error.headers !== undefined) reply.headers(error.headers)
       return reply.code(error.statusCode).send(errorBody(error.statusCode, error.message))
     }
     if (error instanceof DependencyUnavailableError || isDatabaseUnavailable(error)) return unavailable(error)

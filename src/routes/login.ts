@@ -46,7 +46,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           description: 'Either the username or password is wrong (`Invalid username or password.`), or the password is right but ' +
             'two-factor authentication is on and the code is missing, wrong, expired or already used: then the body is exactly ' +
             'the `tfaRequired` example. A client should then show an extra input field for the 6-digit code (or a recovery ' +
-            'code) and send the login again with the code in `totp`.',
+            'code) and send the login again with the code in `totp`. The `X-TFA-Method` header (`totp` or `sms`) says which ' +
+            'code to ask for ("open your authenticator app" or "we sent you a code by SMS").',
+          headers: {
+            'X-TFA-Method': { type: 'string', enum: ['totp', 'sms'], description: 'With the `tfaRequired` body only: the user\'s second factor, `totp` or `sms`.' }
+          },
           content: {
             'application/json': {
               schema: Type.Ref('Error'),

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { SmsDeliveryError } from './delivery-error.js'
@@ -29,11 +29,11 @@ type Attempt = { ok: true } | { ok: false, retry: boolean, reason: string }
 export function createWebhookTransport (options: WebhookOptions, log: FastifyBaseLogger): SmsTransport {
   const { url, secret, timeoutMs, retryDelayMs = 200 } = options
 
-  async function attempt (body: Buffer, signature: string): Promise<Attempt> {
+  async function attempt (body: Buffer, signature: string, deliveryId: string): Promise<Attempt> {
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-twofold-signature': signature, 'user-agent': 'twofold' },
+        headers: { 'content-type': 'application/json', 'x-twofold-signature': signature, 'x-twofold-delivery-id': deliveryId, 'user-agent': 'twofold' },
         body,
         // A redirect would re-send the code to a URL nobody configured (307/308 keep the body).
         redirect: 'manual',
@@ -59,14 +59,17 @@ export function createWebhookTransport (options: WebhookOptions, log: FastifyBas
       // Signed and sent as the same bytes, so the receiver can check exactly what it got.
       const body = Buffer.from(JSON.stringify({ to, message }), 'utf8')
       const signature = signBody(secret, body)
-      const first = await attempt(body, signature)
+      // The same id on the retry: a receiver that already acted on the first attempt can drop it.
+      const deliveryId = randomUUID()
+      const first = await attempt(body, signature, deliveryId)
       if (first.ok) return
       if (!first.retry) throw new SmsDeliveryError(`SMS webhook refused the message: ${first.reason}`)
-      // The first attempt may have got through (a timeout after the receiver acted): a retry can
-      // send a second SMS, which is better than no SMS for a user waiting to log in.
+      // The first attempt may have got through (a timeout after the receiver acted): unless the
+      // receiver de-duplicates on x-twofold-delivery-id, a retry can send a second SMS, which is
+      // better than no SMS for a user waiting to log in.
       log.warn({ reason: first.reason }, 'SMS webhook attempt failed, retrying once')
       await sleep(retryDelayMs)
-      const second = await attempt(body, signature)
+      const second = await attempt(body, signature, deliveryId)
       if (second.ok) return
       throw new SmsDeliveryError(`SMS webhook failed: ${second.reason} (after ${first.reason})`)
     }

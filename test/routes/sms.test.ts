@@ -1,5 +1,6 @@
 import t from 'tap'
 import { SMS_CODE_TTL_SECONDS } from '../../src/auth/sms-codes.js'
+import { ensureAdmin } from '../../src/auth/admin.js'
 import { errorBody, ErrorCatalogue } from '../../src/errors.js'
 import { bearer, buildTestApp, createTestDatabase, createTestRedis, createTfaUser, loginToken, register, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
 import { amrOf, countStatuses, INVALID_CREDENTIALS_BODY, INVALID_TOKEN_BODY, login, randomUsername, TFA_LOCKED_BODY } from '../tfa-helpers.js'
@@ -111,6 +112,8 @@ t.test('login with SMS on: only a right password sends a code; appended or in to
   const { res: challenge, code } = await requestLoginCode(user.username, user.phone)
   t.equal(challenge.statusCode, 401)
   t.equal(challenge.body, TFA_REQUIRED_BODY, 'the documented 401')
+  t.equal(challenge.headers['x-tfa-method'], 'sms', 'X-TFA-Method says which code to ask for')
+  t.equal(wrongPassword.headers['x-tfa-method'], undefined, 'never after a wrong password')
   t.equal(receiver.to(user.phone).length, sentBefore + 1, 'and one SMS')
   t.match(receiver.to(user.phone).at(-1)?.message, new RegExp(`^${code} is your twofold login code`))
 
@@ -199,6 +202,7 @@ t.test('wrong SMS codes count towards the same lock as TOTP; a locked account is
 
 t.test('one method at a time: switching needs the current one disabled first', async (t) => {
   const totpUser = await createTfaUser(app, clock)
+  t.equal((await login(app, { username: totpUser.username, password: totpUser.password })).headers['x-tfa-method'], 'totp')
   const onTotp = await post('/tfa/sms/phone', totpUser.token, { phone: randomPhone() })
   t.equal(onTotp.statusCode, 409, 'SMS while TOTP is on')
   t.equal(onTotp.body, METHOD_ACTIVE_BODY)
@@ -299,4 +303,39 @@ t.test('without SMS_TRANSPORT the SMS routes say it is not configured', async (t
   const res = await plain.inject({ method: 'POST', url: '/tfa/sms/phone', headers: bearer(token), payload: { phone: randomPhone() } })
   t.equal(res.statusCode, 501)
   t.equal(res.body, JSON.stringify(errorBody(501, ErrorCatalogue.smsNotConfigured.message)))
+})
+
+t.test('support desk: the admin view shows the SMS device; a reset after a lost phone switches it off', async (t) => {
+  const adminName = randomUsername()
+  await ensureAdmin(app, adminName, PASSWORD)
+  const adminToken = await loginToken(app, { username: adminName, password: PASSWORD })
+  const user = await createSmsUser()
+  const view = await app.inject({ method: 'GET', url: `/admin/users/${user.id}`, headers: bearer(adminToken) })
+  t.same(view.json().tfa.devices, [{ name: 'unnamed', type: 'sms' }])
+  t.notOk(view.body.includes(user.phone.slice(3, -2)), 'the admin view does not show the number')
+  t.equal((await post(`/admin/users/${user.id}/tfa/reset`, adminToken)).statusCode, 200)
+  const sent = receiver.to(user.phone).length
+  t.equal((await login(app, { username: user.username, password: PASSWORD })).statusCode, 200, 'the password alone logs in')
+  t.equal(receiver.to(user.phone).length, sent, 'and no SMS goes to the lost phone')
+})
+
+t.test('mandatory TFA: an enrolment-only token may enrol with SMS', async (t) => {
+  const strict = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), TFA_REQUIRED: 'true', ...receiver.env }), { now: clock.now })
+  const username = randomUsername()
+  await register(strict, username, PASSWORD)
+  const first = await login(strict, { username, password: PASSWORD })
+  t.equal(first.json().tfa_enrollment_required, true)
+  const token = first.json().access_token as string
+  const phone = randomPhone()
+  const start = await strict.inject({ method: 'POST', url: '/tfa/sms/phone', headers: bearer(token), payload: { phone } })
+  t.equal(start.statusCode, 202, start.body)
+  const verify = await strict.inject({ method: 'POST', url: '/tfa/sms/verify', headers: bearer(token), payload: { code: receiver.lastCode(phone) } })
+  t.equal(verify.statusCode, 200, verify.body)
+  t.equal((await strict.inject({ method: 'POST', url: '/tfa/sms/send', headers: bearer(token) })).statusCode, 403, 'other routes stay closed to the enrolment token')
+  clock.advance(MINUTE)
+  t.equal((await login(strict, { username, password: PASSWORD })).body, TFA_REQUIRED_BODY)
+  const full = await login(strict, { username, password: PASSWORD, totp: receiver.lastCode(phone) })
+  t.equal(full.statusCode, 200)
+  t.notOk(full.json().tfa_enrollment_required, 'a full token now')
+  clock.advance(MINUTE)
 })

@@ -85,6 +85,10 @@ t.test('a 500 then a 200 is delivered, with exactly 2 requests', async (t) => {
   t.equal(receiver.received.length, 2)
   t.equal(receiver.received[1]?.body.toString('utf8'), receiver.received[0]?.body.toString('utf8'), 'the retry sends the same body')
   t.equal(receiver.received[1]?.headers['x-twofold-signature'], receiver.received[0]?.headers['x-twofold-signature'])
+  t.match(receiver.received[0]?.headers['x-twofold-delivery-id'], /^[0-9a-f-]{36}$/, 'a delivery id')
+  t.equal(receiver.received[1]?.headers['x-twofold-delivery-id'], receiver.received[0]?.headers['x-twofold-delivery-id'], 'the same on the retry, so receivers can de-duplicate')
+  await webhook(receiver.url).send(SMS)
+  t.not(receiver.received[2]?.headers['x-twofold-delivery-id'], receiver.received[0]?.headers['x-twofold-delivery-id'], 'a new message gets a new id')
 })
 
 t.test('a 429 is retried too', async (t) => {
