@@ -55,7 +55,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // open for its keep-alive timeout (72 s) after the response: that response closes it instead.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  // Callback style: an async hook here would cost every response a promise.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
 
   for (const schema of [ErrorSchema, TokenResponseSchema, UserSchema, TfaStatusSchema, TfaSettingsSchema, SecurityEventSchema, EventPageSchema, AdminUserSchema, ApiKeySummarySchema, CodeSentSchema]) app.addSchema(schema)
 

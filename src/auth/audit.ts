@@ -1,5 +1,20 @@
 import type { PrismaClient } from '../generated/prisma/client.js'
 
+interface EventRow { userId: string | null, type: SecurityEventType, detail?: Detail, ip?: string, userAgent?: string, createdAt: Date }
+
+/**
+ * One INSERT for the whole batch, one array parameter per column. Raw because it runs after
+ * most logins: createMany costs about 0.7 ms more CPU per batch (measured, README "Performance").
+ */
+async function insertEvents (prisma: PrismaClient, rows: EventRow[]): Promise<void> {
+  await prisma.$executeRaw`INSERT INTO security_events (id, user_id, type, detail, ip, user_agent, created_at)
+    SELECT gen_random_uuid(), * FROM unnest(
+      ${rows.map(r => r.userId)}::uuid[], ${rows.map(r => r.type)}::text[],
+      ${rows.map(r => r.detail === undefined ? null : JSON.stringify(r.detail))}::jsonb[],
+      ${rows.map(r => r.ip ?? null)}::text[], ${rows.map(r => r.userAgent ?? null)}::text[],
+      ${rows.map(r => r.createdAt.toISOString())}::timestamptz[])`
+}
+
 export type SecurityEventType =
   | 'user.registered'
   | 'login.succeeded'
@@ -30,7 +45,7 @@ type Detail = Record<string, string | number | boolean | string[] | null>
 
 interface Logger { error: (obj: object, msg: string) => void }
 
-const FLUSH_AFTER_MS = 50
+const FLUSH_AFTER_MS = 200
 const FLUSH_AT = 100
 
 /**
@@ -40,7 +55,7 @@ const FLUSH_AT = 100
  * Callers pass facts only: never a password, code, secret or token.
  */
 export function createAuditLog (prisma: PrismaClient, log: Logger, now: () => number) {
-  let queue: Array<{ userId: string | null, type: SecurityEventType, detail?: Detail, ip?: string, userAgent?: string, createdAt: Date }> = []
+  let queue: EventRow[] = []
   let timer: NodeJS.Timeout | undefined
   let inFlight: Promise<void> = Promise.resolve()
 
@@ -54,7 +69,7 @@ export function createAuditLog (prisma: PrismaClient, log: Logger, now: () => nu
       await previous
       if (batch.length === 0) return
       try {
-        await prisma.securityEvent.createMany({ data: batch })
+        await insertEvents(prisma, batch)
       } catch (err) {
         log.error({ err, events: batch.length }, 'could not write security events')
       }

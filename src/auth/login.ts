@@ -3,7 +3,8 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Amr } from '../plugins/auth.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { activeFactor, FACTOR_SELECT, hasTfaOn, type ActiveFactor, type FactorRow } from './factors.js'
+import { activeFactor, hasTfaOn, type ActiveFactor } from './factors.js'
+import { findLoginUser, type LoginUser } from './login-user.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
 import { isProtected, type ProtectedAction } from './protected-actions.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
@@ -27,16 +28,6 @@ export interface LoginDeps {
 
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
 
-const USER_FOR_LOGIN = {
-  id: true,
-  username: true,
-  role: true,
-  passwordHash: true,
-  protectedActions: true,
-  twoFactor: { select: FACTOR_SELECT }
-} as const
-
-type LoginUser = { id: string, passwordHash: string, protectedActions: string[], twoFactor: FactorRow | null }
 
 /**
  * Password, then (when TFA is on and the action is protected) the second factor: the same rules
@@ -119,7 +110,7 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
 
   return {
     async login (input: LoginInput, ctx: RequestContext = {}) {
-      const user = await prisma.user.findUnique({ where: { username: normalizeUsername(input.username) }, select: USER_FOR_LOGIN })
+      const user = await findLoginUser(prisma, { username: normalizeUsername(input.username) })
       if (user === null) {
         await passwords.verifyAgainstDummy(input.password)
         throw new AppError('invalidCredentials')
@@ -131,7 +122,7 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
 
     /** The current password (and, when protected, a code: appended or in `totp`) for a new one. */
     async changePassword (userId: string, input: Credentials & { new_password: string }, ctx: RequestContext = {}) {
-      const user = await prisma.user.findUnique({ where: { id: userId }, select: USER_FOR_LOGIN })
+      const user = await findLoginUser(prisma, { id: userId })
       if (user === null) throw new AppError('notFound', 'The user no longer exists.')
       assertPasswordPolicy(input.new_password)
       try {

@@ -204,12 +204,14 @@ function smsConfig (env: Env): Config['sms'] {
 }
 
 /**
- * bcrypt runs on libuv's pool (4 threads by default): three verifications per core keep every
- * core busy, and a login then waits at most about three hash times. Anything beyond is refused
- * at once (503 + Retry-After) instead of queueing for seconds.
+ * bcrypt runs on libuv's pool (UV_THREADPOOL_SIZE threads, 4 by default), so at most
+ * min(cores, threads) hashes make progress at once. Twice that in flight keeps every such core
+ * busy while a served login waits about two hash times; anything beyond is refused at once
+ * (503 + Retry-After) instead of queueing for seconds (bench: the overload scenario).
  */
 export function defaultMaxPendingHashes (): number {
-  return Math.max(4, os.availableParallelism() * 3)
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4) || 4
+  return 2 * Math.max(1, Math.min(os.availableParallelism(), threads))
 }
 
 interface HostPort { host: string, port: number }

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
-import { ConfigError, loadConfig } from '../../src/config/config.js'
+import os from 'node:os'
+import { ConfigError, defaultMaxPendingHashes, loadConfig } from '../../src/config/config.js'
 
 const KEY = Buffer.alloc(32, 7).toString('base64')
 const PRODUCTION = {
@@ -158,4 +159,17 @@ t.test('Redis topologies: one node, a cluster, or Sentinel, never two at once', 
   const production = { NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x', JWT_SECRET: 'x'.repeat(40), TOTP_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }
   t.ok(loadConfig({ ...production, REDIS_CLUSTER_NODES: 'a:7001' }).redisCluster, 'a cluster satisfies production')
   t.throws(() => loadConfig(production), { name: 'ConfigError', variable: 'REDIS_URL' }, 'production needs some Redis')
+})
+
+t.test('MAX_PENDING_HASHES: default twice the hashes that run at once, min(cores, libuv threads)', async (t) => {
+  const saved = process.env.UV_THREADPOOL_SIZE
+  t.teardown(() => { if (saved === undefined) delete process.env.UV_THREADPOOL_SIZE; else process.env.UV_THREADPOOL_SIZE = saved })
+  const cores = os.availableParallelism()
+  delete process.env.UV_THREADPOOL_SIZE
+  t.equal(defaultMaxPendingHashes(), 2 * Math.min(cores, 4), 'libuv\'s default pool of 4')
+  process.env.UV_THREADPOOL_SIZE = '1'
+  t.equal(defaultMaxPendingHashes(), 2, 'one thread: two in flight')
+  process.env.UV_THREADPOOL_SIZE = '64'
+  t.equal(defaultMaxPendingHashes(), 2 * cores, 'a big pool: the cores limit')
+  t.equal(loadConfig({ MAX_PENDING_HASHES: '9' }).maxPendingHashes, 9, 'an explicit value wins')
 })
