@@ -28,7 +28,6 @@ export interface LoginDeps {
 
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
 
-
 /**
  * Password, then (when TFA is on and the action is protected) the second factor: the same rules
  * at login and at every sensitive action. A wrong password is always the plain 401, and only a
