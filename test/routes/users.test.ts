@@ -157,4 +157,15 @@ t.test('GET /me', async (t) => {
   await refused('tampered payload', `Bearer ${token.split('.')[0]}.${Buffer.from(JSON.stringify({ ...claims, sub: randomBytes(16).toString('hex') })).toString('base64url')}.${token.split('.')[2]}`)
   await refused('no scheme', token)
   await refused('garbage', 'Bearer not.a.jwt')
+
+  // Verified tokens are remembered: a remembered one must still expire, and its signature must
+  // still be the one that verified.
+  const shortLived = app.jwt.sign({ sub: user.id, username: user.username, amr: ['pwd'] } as { sub: string, username: string, amr: ['pwd'] }, { expiresIn: 2 })
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(shortLived) })).statusCode, 200, 'a short-lived token works (and is remembered)')
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `bearer ${shortLived}` } })).statusCode, 200, 'the scheme is case-insensitive')
+  const [head, body, signature] = shortLived.split('.') as [string, string, string]
+  await refused('a remembered token with another signature', `Bearer ${head}.${body}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`)
+  await refused('a remembered token\'s claims with another payload', `Bearer ${head}.${Buffer.from(JSON.stringify({ sub: randomBytes(16).toString('hex'), username: 'x', amr: ['pwd'], iss: 'twofold', iat: now, exp: now + 600 })).toString('base64url')}.${signature}`)
+  await new Promise(resolve => setTimeout(resolve, 3100))
+  await refused('a remembered token after it expired', `Bearer ${shortLived}`)
 })
