@@ -11,10 +11,19 @@ const FASTIFY_CODES: Record<string, keyof typeof ErrorCatalogue> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'validation'
 }
 
-/** Prisma's P1xxx: the database is unreachable, gone or timing out; P2024: no pooled connection came free. */
+// Driver adapter failures that mean "can't talk to the database", not "the query was wrong".
+const UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'TlsConnectionError', 'DatabaseDoesNotExist', 'DatabaseAccessDenied', 'AuthenticationFailed'])
+
+/**
+ * Prisma's P1xxx: the database is unreachable, gone or timing out; P2024: no pooled connection
+ * came free; P2010 (a raw query failed) when the driver says the database could not be reached.
+ */
 function isDatabaseUnavailable (error: unknown): boolean {
   if (error instanceof Prisma.PrismaClientInitializationError) return true
-  return error instanceof Prisma.PrismaClientKnownRequestError && (error.code.startsWith('P1') || error.code === 'P2024')
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false
+  if (error.code.startsWith('P1') || error.code === 'P2024') return true
+  const kind = (error.meta as { driverAdapterError?: { cause?: { kind?: unknown } } } | undefined)?.driverAdapterError?.cause?.kind
+  return error.code === 'P2010' && typeof kind === 'string' && UNREACHABLE_KINDS.has(kind)
 }
 
 /** The one place errors become responses: always the envelope, never a 5xx detail. */

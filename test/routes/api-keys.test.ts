@@ -130,7 +130,9 @@ t.test('unknown, garbled and missing keys all get the same 401', async (t) => {
 
 t.test('the list never shows a key', async (t) => {
   const user = await plainUser()
-  const keys = [await createKey(user.token, { name: 'a' }), await createKey(user.token, { name: 'b' })].map(r => r.json() as { id: string, key: string })
+  const first = await createKey(user.token, { name: 'a' })
+  clock.advance(1) // the test clock stands still: without this both keys share a creation time
+  const keys = [first, await createKey(user.token, { name: 'b' })].map(r => r.json() as { id: string, key: string })
   const list = await app.inject({ method: 'GET', url: '/api-keys', headers: bearer(user.token) })
   t.equal(list.statusCode, 200)
   for (const { key } of keys) {
