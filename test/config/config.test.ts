@@ -1,28 +1,10 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import Fastify from 'fastify'
 import os from 'node:os'
-import { ConfigError, defaultMaxPendingHashes, loadConfig } from '../../src/config/config.js'
+import { defaultMaxPendingHashes, loadConfig } from '../../src/config/config.js'
+import { configError, PRODUCTION } from './config-helpers.js'
 
 const KEY = Buffer.alloc(32, 7).toString('base64')
-const PRODUCTION = {
-  NODE_ENV: 'production',
-  DATABASE_URL: 'postgresql://twofold:pw@db.internal:5432/twofold',
-  REDIS_URL: 'redis://cache.internal:6379',
-  JWT_SECRET: 'p'.repeat(48),
-  TOTP_ENCRYPTION_KEY: KEY
-}
-
-/** Runs loadConfig and returns the ConfigError it must throw. */
-function configError (t: Test, env: Record<string, string | undefined>): ConfigError {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    t.type(err, ConfigError, 'throws a ConfigError')
-    return err as ConfigError
-  }
-  t.fail(`loadConfig accepted ${JSON.stringify(env)}`)
-  throw new Error('unreachable')
-}
 
 t.test('defaults', async (t) => {
   const config = loadConfig({})

@@ -1,27 +1,9 @@
-import t, { type Test } from 'tap'
-import { ConfigError, loadConfig } from '../../src/config/config.js'
+import t from 'tap'
+import { loadConfig } from '../../src/config/config.js'
+import { configError, PRODUCTION } from './config-helpers.js'
 
-const PRODUCTION = {
-  NODE_ENV: 'production',
-  DATABASE_URL: 'postgresql://twofold:pw@db.internal:5432/twofold',
-  REDIS_URL: 'redis://cache.internal:6379',
-  JWT_SECRET: 'p'.repeat(48),
-  TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64')
-}
 const SECRET = 'sms-webhook-secret-Rz4-0123456789abcdef'
 const WEBHOOK = { SMS_TRANSPORT: 'webhook', SMS_WEBHOOK_URL: 'https://sms.internal/send', SMS_WEBHOOK_SECRET: SECRET }
-
-/** Runs loadConfig and returns the ConfigError it must throw. */
-function configError (t: Test, env: Record<string, string | undefined>): ConfigError {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    t.type(err, ConfigError, 'throws a ConfigError')
-    return err as ConfigError
-  }
-  t.fail(`loadConfig accepted ${JSON.stringify(env)}`)
-  throw new Error('unreachable')
-}
 
 t.test('SMS is off by default', async (t) => {
   t.same(loadConfig({}).sms, { transport: 'none' })
