@@ -44,8 +44,9 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
     },
 
     /**
-     * Sends a fresh code (replacing any earlier one) unless the throttle says wait. A failed
-     * delivery gives the minute back, so the user may retry at once, but still counts in the hour.
+     * Sends a fresh code (once delivered, it replaces any earlier one) unless the throttle says
+     * wait. A failed delivery gives the minute back, so the user may retry at once, but still
+     * counts in the hour.
      */
     async send (userId: string, keys: FactorKeys, phone: string, purpose: SmsPurpose, ctx: RequestContext = {}): Promise<SendOutcome> {
       const masked = maskPhone(phone)
@@ -53,11 +54,10 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
       const slot = await store.takeSendSlot(keys.smsSend, takenAt, SMS_SEND_THROTTLE)
       if (!slot.allowed) return { sent: false, phone: masked, retryAfterMs: slot.retryAfterMs }
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0')
-      await store.putCode(keys.smsCode, hashOf(userId, purpose, phone, code), takenAt + SMS_CODE_TTL_SECONDS * 1000, SMS_CODE_TTL_SECONDS * 1000 + 60_000)
       try {
         await transport.send({ to: phone, message: messageFor(purpose, code) })
       } catch (err) {
-        await store.delete(keys.smsCode)
+        // The code that was sent before stays valid: a failed resend must not take it away.
         await store.releaseSendInterval(keys.smsSend, takenAt)
         if (err instanceof SmsDeliveryError) {
           audit.record('sms.delivery_failed', userId, ctx, { purpose, phone: masked, reason: err.message })
@@ -65,6 +65,8 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
         }
         throw err
       }
+      // Stored once delivered (a gateway takes seconds to reach a phone, we take a millisecond).
+      await store.putCode(keys.smsCode, hashOf(userId, purpose, phone, code), takenAt + SMS_CODE_TTL_SECONDS * 1000, SMS_CODE_TTL_SECONDS * 1000 + 60_000)
       audit.record('sms.sent', userId, ctx, { purpose, phone: masked })
       return { sent: true, phone: masked, expiresIn: SMS_CODE_TTL_SECONDS }
     },
