@@ -79,8 +79,26 @@ async function stop (child) {
 
 function percentile (sorted, p) { return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] }
 
-/** One autocannon run; latencies are kept per status so the served and the refused are apart. */
-async function load ({ url, connections = CONNECTIONS, duration = D, method = 'GET', headers = {}, body, setupRequest, onResponse }) {
+/** Rates and percentiles of latencies kept per status, so the served and the refused are apart. */
+function summarize (byStatus, duration, extra) {
+  const all = [...byStatus.values()].flat().sort((a, b) => a - b)
+  const ok = [...byStatus].filter(([status]) => status < 300).flatMap(([, l]) => l).sort((a, b) => a - b)
+  return {
+    duration,
+    rps: all.length / duration,
+    okRps: ok.length / duration,
+    p50: percentile(all, 0.5),
+    p99: percentile(all, 0.99),
+    okP50: percentile(ok, 0.5),
+    okP99: percentile(ok, 0.99),
+    statuses: Object.fromEntries([...byStatus].map(([status, l]) => [status, l.length])),
+    ...extra,
+    byStatus
+  }
+}
+
+/** One autocannon run. */
+async function load ({ url, connections = CONNECTIONS, duration = D, method = 'GET', headers = {}, body, setupRequest }) {
   const byStatus = new Map()
   const instance = autocannon({
     url,
@@ -95,52 +113,19 @@ async function load ({ url, connections = CONNECTIONS, duration = D, method = 'G
   let sampled = false
   instance.on('response', (client, status, _bytes, ms) => {
     if (status >= 500 && !sampled && process.env.BENCH_DEBUG) { sampled = true; client.once('body', (b) => log(`  sample ${status}: ${b}`)) }
-    onResponse?.(status, ms)
     if (!byStatus.has(status)) byStatus.set(status, [])
     byStatus.get(status).push(ms)
   })
   const result = await instance
-  const statuses = Object.fromEntries([...byStatus].map(([s, l]) => [s, l.length]))
-  const all = [...byStatus.values()].flat().sort((a, b) => a - b)
-  const ok = [...byStatus].filter(([s]) => s < 300).flatMap(([, l]) => l).sort((a, b) => a - b)
-  const total = all.length
-  return {
-    duration,
-    rps: total / duration,
-    okRps: ok.length / duration,
-    p50: percentile(all, 0.5),
-    p99: percentile(all, 0.99),
-    okP50: percentile(ok, 0.5),
-    okP99: percentile(ok, 0.99),
-    statuses,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    byStatus
-  }
+  return summarize(byStatus, duration, { errors: result.errors, timeouts: result.timeouts })
 }
 
-/** Several runs of one scenario as one: counts summed, percentiles over all their latencies. */
+/** Several measured runs of one scenario as one: counts and CPU summed, percentiles over all latencies. */
 function combine (runs) {
-  const duration = runs.reduce((a, r) => a + r.duration, 0)
   const byStatus = new Map()
   for (const r of runs) for (const [status, list] of r.byStatus) byStatus.set(status, [...(byStatus.get(status) ?? []), ...list])
-  const all = [...byStatus.values()].flat().sort((a, b) => a - b)
-  const ok = [...byStatus].filter(([st]) => st < 300).flatMap(([, l]) => l).sort((a, b) => a - b)
-  return {
-    duration,
-    rps: all.length / duration,
-    okRps: ok.length / duration,
-    p50: percentile(all, 0.5),
-    p99: percentile(all, 0.99),
-    okP50: percentile(ok, 0.5),
-    okP99: percentile(ok, 0.99),
-    statuses: Object.fromEntries([...byStatus].map(([st, l]) => [st, l.length])),
-    errors: runs.reduce((a, r) => a + r.errors, 0),
-    timeouts: runs.reduce((a, r) => a + r.timeouts, 0),
-    serverCpuMs: runs.reduce((a, r) => a + r.serverCpuMs, 0),
-    serverMainCpuMs: runs.reduce((a, r) => a + r.serverMainCpuMs, 0),
-    byStatus
-  }
+  const sum = (field) => runs.reduce((a, r) => a + r[field], 0)
+  return summarize(byStatus, sum('duration'), { errors: sum('errors'), timeouts: sum('timeouts'), serverCpuMs: sum('serverCpuMs'), serverMainCpuMs: sum('serverMainCpuMs') })
 }
 
 async function measure (pid, run) {
@@ -297,23 +282,17 @@ async function main () {
     const single = { plain: [], tfa: [] }
     const block = Math.max(1, Math.round(D / 4))
     for (let round = 0; round < 4; round++) {
-      const plain = await measure(server.pid, () => load({ url: loginUrl, method: 'POST', connections: 1, duration: block, body: JSON.stringify({ username: 'plain1', password: PASSWORD }) }))
-      single.plain.push(...(plain.byStatus.get(200) ?? []))
-      const tfa = await measure(server.pid, () => load({
+      single.plain.push(await measure(server.pid, () => load({ url: loginUrl, method: 'POST', connections: 1, duration: block, body: JSON.stringify({ username: 'plain1', password: PASSWORD }) })))
+      single.tfa.push(await measure(server.pid, () => load({
         url: loginUrl,
         method: 'POST',
         connections: 1,
         duration: block,
         setupRequest: (req) => { const u = queues.appended.next(); return { ...req, body: JSON.stringify({ username: u.username, password: PASSWORD + code(u.secret, Date.now() + u.offsetMs) }) } }
-      }))
-      single.tfa.push(...(tfa.byStatus.get(200) ?? []))
+      })))
     }
-    const summary = (list) => {
-      const sorted = list.sort((a, b) => a - b)
-      return { rps: sorted.length / (4 * block), okRps: sorted.length / (4 * block), okP50: percentile(sorted, 0.5), okP99: percentile(sorted, 0.99), statuses: { 200: sorted.length }, errors: 0, timeouts: 0 }
-    }
-    s.singleNoTfa = summary(single.plain)
-    s.singleTfa = summary(single.tfa)
+    s.singleNoTfa = combine(single.plain)
+    s.singleTfa = combine(single.tfa)
 
     log('cheap routes')
     const token = mintToken(jwtSecret, wrongCodeUser.id)

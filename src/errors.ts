@@ -52,9 +52,8 @@ export type ErrorName = keyof typeof ErrorCatalogue
 
 export class AppError extends Error {
   readonly statusCode: number
-  /** Extra response headers (e.g. which second factor a 401 asks for). */
-  headers?: Record<string, string>
-  constructor (readonly kind: ErrorName, message: string = ErrorCatalogue[kind].message, readonly retryAfterSeconds?: number) {
+  /** `headers`: extra response headers (e.g. which second factor a 401 asks for). */
+  constructor (readonly kind: ErrorName, message: string = ErrorCatalogue[kind].message, readonly retryAfterSeconds?: number, readonly headers?: Record<string, string>) {
     super(message)
     this.name = 'AppError'
     this.statusCode = ErrorCatalogue[kind].status

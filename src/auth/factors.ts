@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js'
 import type { SealedSecret } from './secret-box.js'
 
 /** The columns that say which second factor is on. */
@@ -35,4 +36,8 @@ export function activeFactor (row: FactorRow | null | undefined): ActiveFactor |
   return row.secretEnc !== null && row.secretKeyId !== null ? { method: 'totp', sealed: { ciphertext: row.secretEnc, keyId: row.secretKeyId } } : null
 }
 
-export const METHOD_NAMES = { totp: 'an authenticator app (TOTP)', sms: 'SMS' } as const
+/** Enrolling while a factor is on: the same method is "already enabled", another one must be switched off first. */
+export function assertNoFactorOn (current: { enabledAt: Date | null, method: 'totp' | 'sms' } | null, enrolling: 'totp' | 'sms'): void {
+  if (current?.enabledAt == null) return
+  throw new AppError(current.method === enrolling ? 'tfaAlreadyEnabled' : 'tfaMethodActive')
+}

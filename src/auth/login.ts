@@ -3,7 +3,7 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Amr } from '../plugins/auth.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { activeFactor, hasTfaOn, type ActiveFactor } from './factors.js'
+import { activeFactor, hasTfaOn } from './factors.js'
 import { findLoginUser, type LoginUser } from './login-user.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
 import { isProtected, type ProtectedAction } from './protected-actions.js'
@@ -70,18 +70,9 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
       throw new AppError('invalidCredentials')
     }
 
-    try {
-      return await verifySecondFactor(user, factor, input, typedTotp, password.appendedCode, action, ctx)
-    } catch (err) {
-      // The body must stay byte-exact; a header tells a client that knows the password which code to ask for.
-      if (err instanceof AppError && err.kind === 'tfaRequired') err.headers = { 'x-tfa-method': factor.method }
-      throw err
-    }
-  }
-
-  async function verifySecondFactor (user: LoginUser, factor: ActiveFactor, input: Credentials, typedTotp: string | undefined, appendedCode: string | undefined, action: ProtectedAction, ctx: RequestContext): Promise<Amr[]> {
-    const fail = (reason: 'code' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
-    const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : appendedCode
+    // The body stays byte-exact; the header tells a client that knows the password which code to ask for.
+    const codeMissingOrWrong = () => new AppError('tfaRequired', undefined, undefined, { 'x-tfa-method': factor.method })
+    const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : password.appendedCode
     if (totp === undefined && input.recovery_code === undefined) {
       // A missing code is the normal first step of a two-step form: it is not a failure, but a
       // locked account still learns it is locked. Only here, after the right password, does an SMS go out.
@@ -90,7 +81,7 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
         fail('locked')
         throwCodeFailure({ lockedMs }, 'tfaRequired')
       }
-      throw new AppError('tfaRequired')
+      throw codeMissingOrWrong()
     }
     const outcome = await secondFactor.verifyAnyCode(user.id, factor, {
       code: totp,
@@ -98,7 +89,8 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
     }, ctx)
     if (!outcome.ok) {
       fail(outcome.lockedMs > 0 ? 'locked' : 'code')
-      throwCodeFailure(outcome, 'tfaRequired')
+      if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
+      throw codeMissingOrWrong()
     }
     if (outcome.method === 'recovery') {
       audit.record('tfa.recovery_code_used', user.id, ctx, { action })

@@ -80,7 +80,7 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
 
     /** Sends a code to `phone` (throttled), unless the factor is locked: a lock sends nothing. */
     async sendSms (userId: string, phone: string, purpose: SmsPurpose, ctx: RequestContext = {}): Promise<SendOutcome | { sent: false, lockedMs: number }> {
-      const lockedMs = await store.remainingMs(keysOf(userId).lock)
+      const lockedMs = await service.lockedMs(userId)
       if (lockedMs > 0) return { sent: false, lockedMs }
       return await sms.send(userId, keysOf(userId), phone, purpose, ctx)
     },
@@ -90,7 +90,7 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
      * (throttled: a repeated attempt inside the minute sends nothing new). Returns the lock, if any.
      */
     async challenge (userId: string, factor: ActiveFactor, ctx: RequestContext = {}): Promise<number> {
-      if (factor.method !== 'sms') return await store.remainingMs(keysOf(userId).lock)
+      if (factor.method !== 'sms') return await service.lockedMs(userId)
       const outcome = await service.sendSms(userId, secretBox.open(factor.phone, userId), 'auth', ctx)
       return 'lockedMs' in outcome ? outcome.lockedMs : 0
     },

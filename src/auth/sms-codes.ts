@@ -32,13 +32,12 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
   const hashOf = (userId: string, purpose: SmsPurpose, phone: string, code: string) =>
     createHmac('sha256', hashKey).update(`${userId}\n${purpose}\n${phone}\n${code}`).digest('base64url')
 
+  const expires = `It expires in ${SMS_CODE_TTL_SECONDS / 60} minutes.`
   const messageFor = (purpose: SmsPurpose, code: string) => purpose === 'verify'
-    ? `${code} is your ${issuer} code to verify this phone number. It expires in 5 minutes.`
-    : `${code} is your ${issuer} login code. It expires in 5 minutes. Never share it: ${issuer} will not ask you for it.`
+    ? `${code} is your ${issuer} code to verify this phone number. ${expires}`
+    : `${code} is your ${issuer} login code. ${expires} Never share it: ${issuer} will not ask you for it.`
 
   return {
-    get configured () { return transport.kind !== 'none' },
-
     assertConfigured () {
       if (transport.kind === 'none') throw new AppError('smsNotConfigured')
     },

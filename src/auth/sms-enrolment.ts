@@ -2,12 +2,12 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { maskPhone } from '../sms/phone.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { activeFactor, FACTOR_SELECT } from './factors.js'
-import { replaceRecoveryCodes } from './recovery-codes.js'
+import { activeFactor, assertNoFactorOn, FACTOR_SELECT } from './factors.js'
+import { switchFactorOn } from './factor-activation.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
 import type { SecretBox } from './secret-box.js'
 import { throwThrottled, type SmsCodes } from './sms-codes.js'
-import { assertNoFactorOn, DEFAULT_DEVICE_NAME } from './tfa-enrolment.js'
+import { DEFAULT_DEVICE_NAME } from './tfa-enrolment.js'
 
 interface Deps {
   prisma: PrismaClient
@@ -50,28 +50,10 @@ export function createSmsEnrolment ({ prisma, secondFactor, secretBox, sms, audi
       const outcome = await secondFactor.verifySms(userId, phone, 'verify', normalizeTotpInput(code), ctx)
       if (!outcome.ok) throwCodeFailure(outcome, 'invalidToken')
       const masked = maskPhone(phone)
-      const result = await prisma.$transaction(async (tx) => {
-        // Compare-and-swap on the pending number: a concurrent POST /tfa/sms/phone that replaced it wins.
-        const { count } = await tx.twoFactor.updateMany({
-          where: { userId, pendingPhoneEnc: tfa.pendingPhoneEnc, enabledAt: null },
-          data: {
-            method: 'sms',
-            phoneEnc: tfa.pendingPhoneEnc,
-            phoneKeyId: tfa.pendingPhoneKeyId,
-            enabledAt: new Date(),
-            deviceName,
-            pendingPhoneEnc: null,
-            pendingPhoneKeyId: null,
-            pendingSecretEnc: null,
-            pendingKeyId: null,
-            pendingCreatedAt: null
-          }
-        })
-        if (count !== 1) throw new AppError('smsNotPending')
-        return { enabled: true as const, method: 'sms' as const, phone: masked, device_name: deviceName, recovery_codes: await replaceRecoveryCodes(tx, userId) }
-      })
+      const recoveryCodes = await switchFactorOn(prisma, userId, { pendingPhoneEnc: tfa.pendingPhoneEnc },
+        { method: 'sms', phoneEnc: tfa.pendingPhoneEnc, phoneKeyId: tfa.pendingPhoneKeyId }, deviceName, 'smsNotPending')
       audit.record('tfa.enabled', userId, ctx, { method: 'sms', phone: masked, device_name: deviceName })
-      return result
+      return { enabled: true as const, method: 'sms' as const, phone: masked, device_name: deviceName, recovery_codes: recoveryCodes }
     },
 
     /** A code for a protected action other than login (disable, recovery codes, settings, password). */

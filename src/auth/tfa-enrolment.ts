@@ -3,8 +3,9 @@ import type { Config } from '../config/config.js'
 import { AppError, AUTOMATION_WARNING } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { activeFactor, FACTOR_SELECT, type ActiveFactor } from './factors.js'
+import { activeFactor, assertNoFactorOn, FACTOR_SELECT, type ActiveFactor } from './factors.js'
 import { ALWAYS_PROTECTED, type ProtectedAction } from './protected-actions.js'
+import { switchFactorOn } from './factor-activation.js'
 import { countRecoveryCodesLeft, replaceRecoveryCodes } from './recovery-codes.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
 import type { SecretBox } from './secret-box.js'
@@ -14,12 +15,6 @@ import { maskPhone } from '../sms/phone.js'
 export { AUTOMATION_WARNING }
 
 export const DEFAULT_DEVICE_NAME = 'unnamed'
-
-/** Enrolling while a factor is on: the same method is "already enabled", another one must be switched off first. */
-export function assertNoFactorOn (current: { enabledAt: Date | null, method: 'totp' | 'sms' } | null, enrolling: 'totp' | 'sms'): void {
-  if (current?.enabledAt == null) return
-  throw new AppError(current.method === enrolling ? 'tfaAlreadyEnabled' : 'tfaMethodActive')
-}
 
 interface Deps {
   prisma: PrismaClient
@@ -68,30 +63,10 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
       const secret = secretBox.open({ ciphertext: tfa.pendingSecretEnc, keyId: tfa.pendingKeyId }, userId)
       // The activating code is recorded as used, so it can't be replayed at login.
       if (!await secondFactor.markStepUsed(userId, secret, normalizeTotpInput(code))) throw new AppError('invalidToken')
-      return await prisma.$transaction(async (tx) => {
-        // Compare-and-swap on the pending secret: a concurrent /tfa/enable that replaced it wins.
-        const { count } = await tx.twoFactor.updateMany({
-          where: { userId, pendingSecretEnc: tfa.pendingSecretEnc, enabledAt: null },
-          data: {
-            method: 'totp',
-            secretEnc: tfa.pendingSecretEnc,
-            secretKeyId: tfa.pendingKeyId,
-            enabledAt: new Date(),
-            deviceName,
-            pendingSecretEnc: null,
-            pendingKeyId: null,
-            pendingCreatedAt: null,
-            pendingPhoneEnc: null,
-            pendingPhoneKeyId: null
-          }
-        })
-        if (count !== 1) throw new AppError('tfaNotPending')
-        const recoveryCodes = await replaceRecoveryCodes(tx, userId)
-        return { enabled: true as const, device_name: deviceName, recovery_codes: recoveryCodes }
-      }).then((result) => {
-        audit.record('tfa.enabled', userId, ctx, { device_name: deviceName })
-        return result
-      })
+      const recoveryCodes = await switchFactorOn(prisma, userId, { pendingSecretEnc: tfa.pendingSecretEnc },
+        { method: 'totp', secretEnc: tfa.pendingSecretEnc, secretKeyId: tfa.pendingKeyId }, deviceName, 'tfaNotPending')
+      audit.record('tfa.enabled', userId, ctx, { device_name: deviceName })
+      return { enabled: true as const, device_name: deviceName, recovery_codes: recoveryCodes }
     },
 
     /** Works for either method: the current code (TOTP, or SMS from POST /tfa/sms/send) or a recovery code. */

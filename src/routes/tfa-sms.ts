@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { SMS_CODE_TTL_SECONDS, SMS_SEND_THROTTLE } from '../auth/sms-codes.js'
-import { AppError } from '../errors.js'
+import { E164_PATTERN } from '../sms/phone.js'
+import { codeRouteOptions, currentUser } from './code-routes.js'
 import { contextOf } from './context.js'
 import { BearerSecurity, errorResponses, TotpSchema } from '../schemas/common.js'
 
@@ -19,15 +20,10 @@ const smsOff = {
 const sendLimits = { 429: `Sent too recently (${throttle}), too many requests, or the second factor is locked; see \`Retry-After\`.` }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const { tfaMax, loginWindowMs } = app.config.rateLimit
-  const route = (allowEnrollmentToken: boolean) => ({
-    onRequest: [app.limitBy('tfa-ip', (request) => request.ip, { max: tfaMax, timeWindow: loginWindowMs }), app.authenticate],
-    config: { allowEnrollmentToken },
-    preHandler: [app.limitBy('tfa-user', (request) => request.user.sub, { max: tfaMax, timeWindow: loginWindowMs })]
-  })
+  const { codeRoute, enrolRoute } = codeRouteOptions(app)
 
   app.post('/tfa/sms/phone', {
-    ...route(true),
+    ...enrolRoute,
     schema: {
       tags: ['two-factor'],
       operationId: 'startSmsTfa',
@@ -37,7 +33,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'On an automation account the answer is 409 with the automation warning unless `confirm_automation` is true.',
       security: BearerSecurity,
       body: Type.Object({
-        phone: Type.String({ pattern: '^\\+[1-9][0-9]{7,14}$', description: 'E.164: `+`, country code and number, no spaces (e.g. `+4915123456789`).', examples: ['+4915123456789'] }),
+        phone: Type.String({ pattern: E164_PATTERN, description: 'E.164: `+`, country code and number, no spaces (e.g. `+4915123456789`).', examples: ['+4915123456789'] }),
         confirm_automation: Type.Optional(Type.Boolean({ description: 'Enable TFA on an automation account anyway.' }))
       }, { additionalProperties: false }),
       response: {
@@ -46,14 +42,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const user = await app.prisma.user.findUnique({ where: { id: request.user.sub }, select: { id: true, kind: true } })
-    if (user === null) throw new AppError('notFound', 'The user no longer exists.')
-    const sent = await app.smsTfa.start(user, request.body.phone, contextOf(request), { confirmAutomation: request.body.confirm_automation === true })
+    const sent = await app.smsTfa.start(await currentUser(app, request.user.sub), request.body.phone, contextOf(request), { confirmAutomation: request.body.confirm_automation === true })
     return await reply.code(202).send(sent)
   })
 
   app.post('/tfa/sms/verify', {
-    ...route(true),
+    ...enrolRoute,
     schema: {
       tags: ['two-factor'],
       operationId: 'verifySmsTfa',
@@ -77,7 +71,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => await app.smsTfa.verify(request.user.sub, request.body.code, request.body.device_name, contextOf(request)))
 
   app.post('/tfa/sms/send', {
-    ...route(false),
+    ...codeRoute,
     schema: {
       tags: ['two-factor'],
       operationId: 'sendSmsCode',

@@ -2,8 +2,8 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { listEvents } from '../auth/events.js'
 import { PROTECTED_ACTIONS } from '../auth/protected-actions.js'
-import { AppError } from '../errors.js'
 import { EventQuerySchema } from '../schemas/events.js'
+import { codeRouteOptions, currentUser } from './code-routes.js'
 import { contextOf, integerQuery } from './context.js'
 import { BearerSecurity, errorResponses, RecoveryCodeSchema, TotpSchema } from '../schemas/common.js'
 
@@ -35,20 +35,7 @@ const TfaSettingsSchema = Type.Object({
 const locked = { 429: 'Too many requests, or the second factor is locked after repeated wrong codes (`Retry-After`).' }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const { tfaMax, loginWindowMs } = app.config.rateLimit
-  const codeRoute = {
-    // Per IP before authentication, per user after it: code guessing is capped both ways.
-    onRequest: [app.limitBy('tfa-ip', (request) => request.ip, { max: tfaMax, timeWindow: loginWindowMs }), app.authenticate],
-    config: {} as { allowEnrollmentToken?: boolean },
-    preHandler: [app.limitBy('tfa-user', (request) => request.user.sub, { max: tfaMax, timeWindow: loginWindowMs })]
-  }
-  const userOf = async (id: string) => {
-    const user = await app.prisma.user.findUnique({ where: { id }, select: { id: true, username: true, kind: true } })
-    if (user === null) throw new AppError('notFound', 'The user no longer exists.')
-    return user
-  }
-
-  const enrolRoute = { ...codeRoute, config: { ...codeRoute.config, allowEnrollmentToken: true } }
+  const { codeRoute, enrolRoute } = codeRouteOptions(app)
 
   app.post('/tfa/enable', {
     ...enrolRoute,
@@ -76,7 +63,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         ...errorResponses({ 400: 'Invalid body.', ...auth, 404: 'The user no longer exists.', 409: 'TFA is already enabled (with SMS on: disable it first), or an automation account without `confirm_automation: true`.', ...locked })
       }
     }
-  }, async (request) => await app.tfa.enable(await userOf(request.user.sub), contextOf(request), { confirmAutomation: request.body.confirm_automation === true }))
+  }, async (request) => await app.tfa.enable(await currentUser(app, request.user.sub), contextOf(request), { confirmAutomation: request.body.confirm_automation === true }))
 
   app.post('/tfa/validate', {
     ...enrolRoute,

@@ -1,5 +1,6 @@
-// E.164: '+', a country code that never starts with 0, 8 to 15 digits in all.
-const E164 = /^\+[1-9][0-9]{7,14}$/
+/** E.164: '+', a country code that never starts with 0, 8 to 15 digits in all (also the API's body pattern). */
+export const E164_PATTERN = '^\\+[1-9][0-9]{7,14}$'
+const E164 = new RegExp(E164_PATTERN)
 
 export function isE164 (s: string): boolean {
   return E164.test(s)

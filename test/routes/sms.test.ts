@@ -98,6 +98,18 @@ t.test('a verification code is bound to its number and expires after 5 minutes',
   clock.advance(MINUTE)
 })
 
+t.test('a code fits only the number and the purpose it was sent for', async (t) => {
+  const user = await register(app, randomUsername(), PASSWORD)
+  const token = await loginToken(app, { username: user.username, password: PASSWORD })
+  const phone = randomPhone()
+  t.equal((await post('/tfa/sms/phone', token, { phone })).statusCode, 202)
+  const code = receiver.lastCode(phone)
+  t.notOk((await app.secondFactor.verifySms(user.id, randomPhone(), 'verify', code)).ok, 'not for another number')
+  t.notOk((await app.secondFactor.verifySms(user.id, phone, 'auth', code)).ok, 'not as a login code')
+  t.equal((await post('/tfa/sms/verify', token, { code })).statusCode, 200, 'and still good for what it was sent for')
+  clock.advance(MINUTE)
+})
+
 t.test('login with SMS on: only a right password sends a code; appended or in totp; once', async (t) => {
   const user = await createSmsUser()
   const sentBefore = receiver.to(user.phone).length
