@@ -1,23 +1,30 @@
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config/config.js'
+import adminBootstrapPlugin from './plugins/admin-bootstrap.js'
+import auditPlugin from './plugins/audit.js'
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
+import passwordsPlugin from './plugins/passwords.js'
 import prismaPlugin from './plugins/prisma.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
+import secondFactorPlugin from './plugins/second-factor.js'
 import servicesPlugin from './plugins/services.js'
 import storePlugin from './plugins/store.js'
 import swaggerPlugin from './plugins/swagger.js'
-import adminRoutes, { AdminUserSchema } from './routes/admin.js'
-import apiKeyRoutes, { ApiKeySummarySchema } from './routes/api-keys.js'
+import adminRoutes from './routes/admin.js'
+import apiKeyRoutes from './routes/api-keys.js'
 import healthRoutes from './routes/health.js'
 import loginRoutes from './routes/login.js'
-import tfaRoutes, { TfaSettingsSchema, TfaStatusSchema } from './routes/tfa.js'
-import tfaSmsRoutes, { CodeSentSchema } from './routes/tfa-sms.js'
-import { EventPageSchema, SecurityEventSchema } from './schemas/events.js'
-import userRoutes, { UserSchema } from './routes/users.js'
-import { ErrorSchema, TokenResponseSchema } from './schemas/common.js'
+import tfaEnrolmentRoutes from './routes/tfa/enrolment.js'
+import tfaEventRoutes from './routes/tfa/events.js'
+import tfaManageRoutes from './routes/tfa/manage.js'
+import tfaSettingsRoutes from './routes/tfa/settings.js'
+import tfaSmsRoutes from './routes/tfa/sms.js'
+import userRoutes from './routes/users.js'
+import { SHARED_SCHEMAS } from './schemas/index.js'
+import { buildValidator } from './validation.js'
 
 export interface BuildOptions {
   /** Where logs go (tests capture them); stdout by default. */
@@ -44,8 +51,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     logger,
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
-    // No coercion of JSON bodies: "123456" must stay a string and a number must not become one.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator } },
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -61,23 +67,31 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     done(null, payload)
   })
 
-  for (const schema of [ErrorSchema, TokenResponseSchema, UserSchema, TfaStatusSchema, TfaSettingsSchema, SecurityEventSchema, EventPageSchema, AdminUserSchema, ApiKeySummarySchema, CodeSentSchema]) app.addSchema(schema)
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
 
+  // Infrastructure first (each declares what it needs), then the domain over it, then HTTP.
   await app.register(configPlugin, { config, now: options.now ?? Date.now })
   await app.register(errorHandlerPlugin)
   await app.register(storePlugin)
   await app.register(prismaPlugin)
+  await app.register(auditPlugin)
+  await app.register(passwordsPlugin)
   await app.register(authPlugin)
   await app.register(rateLimitPlugin)
+  await app.register(secondFactorPlugin)
   await app.register(servicesPlugin)
+  await app.register(adminBootstrapPlugin)
   await app.register(swaggerPlugin)
 
   await app.register(healthRoutes)
   await app.register(userRoutes)
   await app.register(loginRoutes)
-  await app.register(tfaRoutes)
+  await app.register(tfaEnrolmentRoutes)
+  await app.register(tfaManageRoutes)
+  await app.register(tfaSettingsRoutes)
+  await app.register(tfaEventRoutes)
   await app.register(tfaSmsRoutes)
-  await app.register(adminRoutes)
+  await app.register(adminRoutes, { prefix: '/admin' })
   await app.register(apiKeyRoutes)
   return app
 }

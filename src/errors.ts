@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 
-/** Shown when TFA is enabled (seed 004), and as the refusal on an automation account. */
+/** Shown when TFA is enabled, and as the refusal on an automation account: scripts can't type codes. */
 export const AUTOMATION_WARNING = 'Two-factor authentication also applies to API logins: once it is on, every login ' +
   'needs a current code. Do not enable it on an account used by scripts or automated processes.'
 
@@ -10,12 +10,14 @@ export const AUTOMATION_WARNING = 'Two-factor authentication also applies to API
  */
 export const ErrorCatalogue = {
   validation: { status: 400, message: 'Request validation failed.' },
+  passwordTooShort: { status: 400, message: 'Password must be at least 8 bytes long.' },
   passwordTooLong: { status: 400, message: 'Password must be at most 72 bytes of UTF-8 (bcrypt ignores anything longer).' },
   invalidToken: { status: 400, message: 'Invalid token.' },
   currentPasswordWrong: { status: 400, message: 'The current password is wrong.' },
+  expiryNotInFuture: { status: 400, message: 'expires_at must be in the future.' },
   loginMustStayProtected: { status: 400, message: 'Two-factor authentication is mandatory here: "login" must stay a protected action.' },
   invalidCredentials: { status: 401, message: 'Invalid username or password.' },
-  // Exact text from the API this service replaces; clients match on it (seed 004).
+  // Exact text from the API this service replaces: its clients match on it byte for byte.
   tfaRequired: { status: 401, message: 'Additional authentications steps required.' },
   // Same wording for unknown, garbled, revoked and expired keys: a caller learns nothing about which.
   invalidApiKey: { status: 401, message: 'Invalid API key.' },
@@ -26,12 +28,14 @@ export const ErrorCatalogue = {
   enrollmentRequired: { status: 403, message: 'Two-factor authentication is mandatory: enable it (POST /tfa/enable, then /tfa/validate) and log in again.' },
   apiKeyMfaRequired: { status: 403, message: 'Two-factor authentication is on for this account: log in with your code to create API keys.' },
   apiKeyFromApiKey: { status: 403, message: 'An access token obtained with an API key cannot create API keys: log in with your password.' },
-  notFound: { status: 404, message: 'Not found.' },
+  userGone: { status: 404, message: 'The user no longer exists.' },
+  userNotFound: { status: 404, message: 'No user with this id.' },
+  apiKeyNotFound: { status: 404, message: 'No API key with this id.' },
   usernameTaken: { status: 409, message: 'Username is already taken.' },
   tfaAlreadyEnabled: { status: 409, message: 'Two-factor authentication is already enabled.' },
   tfaNotPending: { status: 409, message: 'No pending two-factor secret: call POST /tfa/enable first.' },
   tfaNotEnabled: { status: 409, message: 'Two-factor authentication is not enabled.' },
-  // Seed 002: one method at a time; changing it means switching the current one off first.
+  // One method at a time, as users know it from other portals: switch the current one off to change it.
   tfaMethodActive: { status: 409, message: 'Two-factor authentication is already on with another method: disable it first (POST /tfa/disable), then enable the new one.' },
   smsNotPending: { status: 409, message: 'No phone number awaits verification: call POST /tfa/sms/phone first.' },
   smsNotEnabled: { status: 409, message: 'SMS two-factor authentication is not enabled.' },
@@ -45,25 +49,43 @@ export const ErrorCatalogue = {
   smsNotConfigured: { status: 501, message: 'SMS is not configured on this server (SMS_TRANSPORT).' },
   overloaded: { status: 503, message: 'The service is busy: retry shortly.' },
   unavailable: { status: 503, message: 'A backing service is unavailable: retry shortly.' },
+  databaseNotReady: { status: 503, message: 'Not ready: database unreachable.' },
+  storeNotReady: { status: 503, message: 'Not ready: store unreachable.' },
+  nothingReady: { status: 503, message: 'Not ready: database and store unreachable.' },
   smsDeliveryFailed: { status: 503, message: 'The SMS could not be sent: retry shortly.' }
 } as const satisfies Record<string, { status: number, message: string }>
 
 export type ErrorName = keyof typeof ErrorCatalogue
 
+export interface AppErrorOptions {
+  /** Sent as Retry-After (429, 503). */
+  retryAfterSeconds?: number
+  /** Extra response headers, e.g. which second factor a 401 asks for. */
+  headers?: Record<string, string>
+}
+
+/** An error a client may see; its message is the catalogue's, never a call site's. */
 export class AppError extends Error {
   readonly statusCode: number
-  /** `headers`: extra response headers (e.g. which second factor a 401 asks for). */
-  constructor (readonly kind: ErrorName, message: string = ErrorCatalogue[kind].message, readonly retryAfterSeconds?: number, readonly headers?: Record<string, string>) {
-    super(message)
+  readonly retryAfterSeconds?: number
+  readonly headers?: Record<string, string>
+  constructor (readonly kind: ErrorName, options: AppErrorOptions = {}) {
+    super(ErrorCatalogue[kind].message)
     this.name = 'AppError'
     this.statusCode = ErrorCatalogue[kind].status
+    this.retryAfterSeconds = options.retryAfterSeconds
+    this.headers = options.headers
   }
 }
 
-/** A Redis or database dependency failed: answered 503, never a silent success. */
+/**
+ * The short-lived store (Redis) failed: answered 503, never a silent success. Database failures
+ * are recognised where the Prisma client lives (plugins/prisma.ts, through unavailableWhen).
+ */
 export class DependencyUnavailableError extends Error {
-  constructor (readonly dependency: 'store' | 'database', options?: { cause?: unknown }) {
-    super(`${dependency} unavailable`, options)
+  readonly dependency = 'store'
+  constructor (options?: { cause?: unknown }) {
+    super('store unavailable', options)
     this.name = 'DependencyUnavailableError'
   }
 }

@@ -1,9 +1,10 @@
+// The environment tests run in: the real PostgreSQL and Redis, configs, apps built on them, and
+// a clock to move by hand. What a client does against those apps is in ./flows.ts.
 import { randomBytes, randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { Cluster, Redis } from 'ioredis'
 import { buildApp, type App, type BuildOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config/config.js'
-import { generateTotpCode } from '../src/auth/totp.js'
 
 // The real services the suite runs against (started by .ci/run); override for other setups.
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
@@ -60,6 +61,19 @@ export function testConfig (env: Record<string, string | undefined> = {}): Confi
   })
 }
 
+/** Environment for two apps that must behave as one deployment (same secrets, same prefix). */
+export function sharedEnv (databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
+    JWT_SECRET: randomBytes(32).toString('base64'),
+    TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    // Two cores give a default of 8 waiting hashes; concurrency tests need every request to race.
+    MAX_PENDING_HASHES: '200',
+    ...extra
+  }
+}
+
 /** A clock the test moves by hand, to cross TOTP steps without sleeping. */
 export class TestClock {
   constructor (public ms = Date.now()) {}
@@ -100,37 +114,3 @@ async function deleteKeys (cfg: Config, prefix: string) {
     redis.disconnect()
   }
 }
-
-export async function register (app: App, username: string, password: string) {
-  const res = await app.inject({ method: 'POST', url: '/users', payload: { username, password } })
-  if (res.statusCode !== 201) throw new Error(`register ${username}: ${res.statusCode} ${res.body}`)
-  return res.json() as { id: string, username: string }
-}
-
-export async function loginToken (app: App, body: Record<string, string>): Promise<string> {
-  const res = await app.inject({ method: 'POST', url: '/login', payload: body })
-  if (res.statusCode !== 200) throw new Error(`login: ${res.statusCode} ${res.body}`)
-  return (res.json() as { access_token: string }).access_token
-}
-
-export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-
-/**
- * Registers a user and switches TFA on through the API. The clock then moves one step on,
- * so the next code the test generates is not the (already used) activating one.
- */
-export async function createTfaUser (app: App, clock: TestClock, username = `u${randomBytes(4).toString('hex')}`, password = 'correct horse battery') {
-  const user = await register(app, username, password)
-  const token = await loginToken(app, { username, password })
-  const enable = await app.inject({ method: 'POST', url: '/tfa/enable', headers: bearer(token) })
-  if (enable.statusCode !== 200) throw new Error(`enable: ${enable.statusCode} ${enable.body}`)
-  const { secret } = enable.json() as { secret: string }
-  const validate = await app.inject({ method: 'POST', url: '/tfa/validate', headers: bearer(token), payload: { totp: generateTotpCode(secret, clock.now()) } })
-  if (validate.statusCode !== 200) throw new Error(`validate: ${validate.statusCode} ${validate.body}`)
-  clock.advance(30_000)
-  const { recovery_codes: recoveryCodes } = validate.json() as { recovery_codes: string[] }
-  return { ...user, password, secret, token, recoveryCodes, code: () => generateTotpCode(secret, clock.now()) }
-}
-
-/** The body every client of the replaced API matches on, byte for byte (seed 004). */
-export const TFA_REQUIRED_BODY = '{"error":{"message":"Additional authentications steps required.","code":401,"identity":null,"title":"Unauthorized"}}'

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { randomBytes, randomInt } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { signBody } from '../src/sms/webhook-transport.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
@@ -56,6 +56,3 @@ export async function startSmsReceiver (t: Teardown) {
 }
 
 export type SmsReceiver = Awaited<ReturnType<typeof startSmsReceiver>>
-
-/** A random valid E.164 number (a German mobile range). */
-export const randomPhone = () => `+49151${String(randomInt(0, 100_000_000)).padStart(8, '0')}`

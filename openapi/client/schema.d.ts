@@ -1559,7 +1559,7 @@ export interface operations {
                         /** @description The verified number, masked. */
                         phone: string;
                         device_name: string;
-                        /** @description Ten single-use recovery codes, shown only here. */
+                        /** @description Ten single-use recovery codes. Shown only in this response: ask the user to store them safely. */
                         recovery_codes: string[];
                     };
                 };
@@ -2058,7 +2058,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2188,7 +2188,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
             403: {
                 headers: {
                     [name: string]: unknown;

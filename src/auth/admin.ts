@@ -1,8 +1,8 @@
 import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { AuditLog, RequestContext } from './audit.js'
+import { DEFAULT_DEVICE_NAME } from './factors.js'
 import type { PasswordHasher } from './passwords.js'
-import { DEFAULT_DEVICE_NAME } from './tfa-enrolment.js'
 import type { SecondFactorService } from './second-factor.js'
 import { assertPasswordPolicy, normalizeUsername } from './users.js'
 
@@ -17,10 +17,10 @@ const USER_VIEW = {
   _count: { select: { recoveryCodes: { where: { usedAt: null } } } }
 } as const
 
-/** What the support desk sees and does (seeds 000, 003: reset after a lost phone, unblock). */
+/** What the support desk sees and does: find a user, reset TFA after a lost phone, unblock, read their events. */
 export function createAdminService ({ prisma, secondFactor, audit }: { prisma: PrismaClient, secondFactor: SecondFactorService, audit: AuditLog }) {
   async function view (user: NonNullable<Awaited<ReturnType<typeof findView>>>) {
-    const [lockedMs, failures] = await Promise.all([secondFactor.lockedMs(user.id), secondFactor.failureCount(user.id)])
+    const { lockedMs, failures } = await secondFactor.lockState(user.id)
     const enabled = user.twoFactor?.enabledAt != null
     return {
       id: user.id,
@@ -45,13 +45,18 @@ export function createAdminService ({ prisma, secondFactor, audit }: { prisma: P
 
   async function mustExist (id: string) {
     const user = await findView(id)
-    if (user === null) throw new AppError('notFound', 'No user with this id.')
+    if (user === null) throw new AppError('userNotFound')
     return user
   }
 
   return {
     async getUser (id: string) {
       return await view(await mustExist(id))
+    },
+
+    async events (id: string, page: { limit?: number, cursor?: string }) {
+      await mustExist(id)
+      return await audit.list(id, page)
     },
 
     /** Exact username, or every username starting with `prefix`, alphabetically. */
@@ -77,7 +82,7 @@ export function createAdminService ({ prisma, secondFactor, audit }: { prisma: P
 
     async setKind (id: string, kind: 'human' | 'automation', adminId: string, ctx: RequestContext) {
       const { count } = await prisma.user.updateMany({ where: { id }, data: { kind } })
-      if (count !== 1) throw new AppError('notFound', 'No user with this id.')
+      if (count !== 1) throw new AppError('userNotFound')
       audit.record('admin.kind_changed', id, ctx, { by: adminId, kind })
       return await view(await mustExist(id))
     },

@@ -1,9 +1,9 @@
 import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
-import type { Amr } from '../plugins/auth.js'
 import { generateApiKey, hashApiKey, isWellFormedApiKey } from './api-key-format.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { hasTfaOn } from './factors.js'
+import { apiKeyGrant, type Amr, type TokenGrant } from './tokens.js'
 
 /** `api_key.used` is recorded at most this often per key: a script exchanging its key every few minutes would bury the trail. */
 const USED_EVENT_EVERY_MS = 60 * 60 * 1000
@@ -23,13 +23,13 @@ export function createApiKeyService ({ prisma, audit, now }: Deps) {
     async assertMayCreate (userId: string, amr: Amr[]) {
       if (amr.includes('api_key')) throw new AppError('apiKeyFromApiKey')
       const user = await prisma.user.findUnique({ where: { id: userId }, select: { twoFactor: { select: { enabledAt: true } } } })
-      if (user === null) throw new AppError('notFound', 'The user no longer exists.')
+      if (user === null) throw new AppError('userGone')
       if (hasTfaOn(user) && !amr.includes('mfa')) throw new AppError('apiKeyMfaRequired')
     },
 
     async create (userId: string, input: { name: string, expires_at?: string }, ctx: RequestContext = {}) {
       const expiresAt = input.expires_at === undefined ? null : new Date(input.expires_at)
-      if (expiresAt !== null && expiresAt.getTime() <= now()) throw new AppError('validation', 'expires_at must be in the future.')
+      if (expiresAt !== null && expiresAt.getTime() <= now()) throw new AppError('expiryNotInFuture')
       const key = generateApiKey()
       const row = await prisma.apiKey.create({
         data: { userId, name: input.name, keyHash: hashApiKey(key), hint: key.slice(-4), createdAt: new Date(now()), expiresAt },
@@ -57,12 +57,12 @@ export function createApiKeyService ({ prisma, audit, now }: Deps) {
     /** Deleting the row is the revocation: the next exchange finds nothing. Another user's key is "not found". */
     async revoke (userId: string, id: string, ctx: RequestContext = {}) {
       const { count } = await prisma.apiKey.deleteMany({ where: { id, userId } })
-      if (count !== 1) throw new AppError('notFound', 'No API key with this id.')
+      if (count !== 1) throw new AppError('apiKeyNotFound')
       audit.record('api_key.revoked', userId, ctx, { api_key_id: id })
     },
 
-    /** The key's owner, or the one 401 for unknown, garbled, revoked and expired keys alike. */
-    async exchange (key: string, ctx: RequestContext = {}) {
+    /** A grant for the key's owner, or the one 401 for unknown, garbled, revoked and expired keys alike. */
+    async exchange (key: string, ctx: RequestContext = {}): Promise<TokenGrant> {
       if (!isWellFormedApiKey(key)) throw new AppError('invalidApiKey')
       const row = await prisma.apiKey.findUnique({
         where: { keyHash: hashApiKey(key) },
@@ -78,7 +78,7 @@ export function createApiKeyService ({ prisma, audit, now }: Deps) {
       })
       if (count === 1) audit.record('api_key.used', row.userId, ctx, { api_key_id: row.id })
       else await prisma.apiKey.updateMany({ where: { id: row.id }, data: { lastUsedAt: stamp } })
-      return { userId: row.userId, username: row.user.username, apiKeyId: row.id }
+      return apiKeyGrant({ id: row.userId, username: row.user.username })
     }
   }
 }

@@ -50,8 +50,8 @@ const FLUSH_AT = 100
 
 /**
  * The audit trail. Events are written in small batches off the request path (one INSERT per
- * batch), so a login pays microseconds, not a database round trip; `flush` makes them
- * readable at once (the events routes call it) and runs again when the app closes.
+ * batch), so a login pays microseconds, not a database round trip; `list` flushes first, so a
+ * user reads their own events at once, and `flush` runs again when the app closes.
  * Callers pass facts only: never a password, code, secret or token.
  */
 export function createAuditLog (prisma: PrismaClient, log: Logger, now: () => number) {
@@ -78,6 +78,30 @@ export function createAuditLog (prisma: PrismaClient, log: Logger, now: () => nu
   }
 
   return {
+    /** One page of a user's security events, newest first; keyset pagination on (created_at, id). */
+    async list (userId: string, { limit = 20, cursor }: { limit?: number, cursor?: string }) {
+      // Read-your-writes: events buffered by this instance are written before the read.
+      await flush()
+      const rows = await prisma.securityEvent.findMany({
+        where: { userId },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: limit + 1,
+        ...(cursor !== undefined ? { cursor: { id: cursor }, skip: 1 } : {})
+      })
+      const page = rows.slice(0, limit)
+      return {
+        events: page.map(e => ({
+          id: e.id,
+          type: e.type,
+          created_at: e.createdAt.toISOString(),
+          ip: e.ip,
+          user_agent: e.userAgent,
+          detail: e.detail as Record<string, unknown> | null
+        })),
+        next_cursor: rows.length > limit ? page[page.length - 1]!.id : null
+      }
+    },
+
     record (type: SecurityEventType, userId: string | null, ctx: RequestContext, detail?: Detail): void {
       queue.push({ type, userId, detail, ip: ctx.ip, userAgent: ctx.userAgent?.slice(0, 512), createdAt: new Date(now()) })
       // flush() never rejects (it logs), so nothing is left unhandled.

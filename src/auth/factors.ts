@@ -1,6 +1,9 @@
 import { AppError } from '../errors.js'
 import type { SealedSecret } from './secret-box.js'
 
+/** What a factor is called until its owner names it (as authenticator portals show it). */
+export const DEFAULT_DEVICE_NAME = 'unnamed'
+
 /** The columns that say which second factor is on. */
 export const FACTOR_SELECT = {
   enabledAt: true,

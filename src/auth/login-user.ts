@@ -4,7 +4,6 @@ import type { FactorRow } from './factors.js'
 export interface LoginUser {
   id: string
   username: string
-  role: 'user' | 'admin'
   passwordHash: string
   protectedActions: string[]
   twoFactor: FactorRow | null
@@ -13,7 +12,6 @@ export interface LoginUser {
 interface Row {
   id: string
   username: string
-  role: 'user' | 'admin'
   password_hash: string
   tfa_protected_actions: string[]
   enabled_at: Date | null
@@ -24,7 +22,7 @@ interface Row {
   phone_key_id: string | null
 }
 
-const COLUMNS = Prisma.sql`SELECT u.id, u.username, u.role::text AS role, u.password_hash, u.tfa_protected_actions,
+const COLUMNS = Prisma.sql`SELECT u.id, u.username, u.password_hash, u.tfa_protected_actions,
   t.enabled_at, t.method::text AS method, t.secret_enc, t.secret_key_id, t.phone_enc, t.phone_key_id
   FROM users u LEFT JOIN two_factor t ON t.user_id = u.id`
 
@@ -40,7 +38,6 @@ export async function findLoginUser (prisma: PrismaClient, by: { username: strin
   return {
     id: row.id,
     username: row.username,
-    role: row.role,
     passwordHash: row.password_hash,
     protectedActions: row.tfa_protected_actions,
     twoFactor: row.method === null

@@ -13,9 +13,8 @@ export interface PasswordHasher {
   verify: (password: string, hash: string) => Promise<boolean>
   /** Spends the same time as a real verification, for unknown users. */
   verifyAgainstDummy: (password: string) => Promise<false>
-  /** Throws the 503 at once when every hash slot is taken (see shedWhenBusy in services). */
+  /** Throws the 503 at once when every hash slot is taken (see shedWhenBusy in plugins/passwords.ts). */
   assertCapacity: () => void
-  readonly pending: number
 }
 
 /**
@@ -29,7 +28,7 @@ export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxP
   const dummyHash = bcrypt.hashSync('twofold-timing-equaliser', cost)
 
   function assertCapacity () {
-    if (pending >= maxPending) throw new AppError('overloaded', undefined, 1)
+    if (pending >= maxPending) throw new AppError('overloaded', { retryAfterSeconds: 1 })
   }
 
   async function withSlot<T> (work: () => Promise<T>): Promise<T> {
@@ -55,7 +54,6 @@ export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxP
       await withSlot(() => bcrypt.compare(password, dummyHash))
       return false
     },
-    assertCapacity,
-    get pending () { return pending }
+    assertCapacity
   }
 }

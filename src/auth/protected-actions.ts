@@ -1,10 +1,10 @@
 /**
- * Actions a user with TFA on can choose to protect with a code (seed 001: "each protected area
- * can be individually selected"). Disabling TFA and regenerating recovery codes always need one.
+ * Actions a user with TFA on can choose to protect with a code, each on its own (users expect to
+ * pick which areas ask again). Disabling TFA and regenerating recovery codes always need one.
+ * The default for new users, both, is the database column's default (prisma/schema.prisma).
  */
 export const PROTECTED_ACTIONS = ['login', 'password_change'] as const
 export type ProtectedAction = typeof PROTECTED_ACTIONS[number]
-export const DEFAULT_PROTECTED_ACTIONS: ProtectedAction[] = ['login', 'password_change']
 export const ALWAYS_PROTECTED = ['tfa_disable', 'recovery_codes_regenerate', 'tfa_settings_change'] as const
 
 export const isProtected = (actions: string[], action: ProtectedAction) => actions.includes(action)

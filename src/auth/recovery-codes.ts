@@ -39,12 +39,12 @@ export async function replaceRecoveryCodes (db: Db, userId: string): Promise<str
  * One conditional UPDATE: of any number of concurrent requests with the same code, exactly one
  * sees a row change (PostgreSQL re-checks `used_at IS NULL` after the first commit).
  */
-export async function consumeRecoveryCode (db: Db, userId: string, code: string): Promise<boolean> {
+export async function consumeRecoveryCode (db: Db, userId: string, code: string, now: () => number): Promise<boolean> {
   const normalized = normalizeRecoveryCode(code)
   if (!/^[0-9a-z]{16}$/.test(normalized)) return false
   const { count } = await db.recoveryCode.updateMany({
     where: { userId, codeHash: hashRecoveryCode(normalized), usedAt: null },
-    data: { usedAt: new Date() }
+    data: { usedAt: new Date(now()) }
   })
   return count === 1
 }

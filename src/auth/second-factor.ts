@@ -3,11 +3,10 @@ import type { AuditLog, RequestContext } from './audit.js'
 import { AppError, type ErrorName } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { EphemeralStore } from '../store/ephemeral-store.js'
-import { factorKeys } from '../store/keys.js'
 import { consumeRecoveryCode } from './recovery-codes.js'
 import type { ActiveFactor } from './factors.js'
 import type { SecretBox } from './secret-box.js'
-import type { SendOutcome, SmsCodes, SmsPurpose } from './sms-codes.js'
+import type { SmsCodes, SmsCodeTarget } from './sms-codes.js'
 import { TOTP_PERIOD_SECONDS, matchTotpStep } from './totp.js'
 
 export type CodeOutcome = { ok: true } | { ok: false, lockedMs: number }
@@ -17,72 +16,56 @@ export interface SecondFactorDeps {
   prisma: PrismaClient
   store: EphemeralStore
   secretBox: SecretBox
-  config: Config
+  config: Pick<Config, 'tfa'>
   now: () => number
   audit: AuditLog
   sms: SmsCodes
 }
 
 /**
- * Checks second-factor codes for users whose TFA is on: replay protection, failure counting and
- * lockout, the same at login, disable and every other place that asks for a code.
+ * Checks second-factor codes for users whose TFA is on: it picks the check the active factor
+ * needs (TOTP step, SMS code, recovery code) and counts failures toward the lock, the same at
+ * login, disable and every other place that asks for a code. The state behind it is the store's.
  */
 export function createSecondFactorService ({ prisma, store, secretBox, config, now, audit, sms }: SecondFactorDeps) {
   const { window, maxFailures, lockSeconds } = config.tfa
-  const keysOf = (userId: string) => factorKeys(config.redisKeyPrefix, userId)
   // A step stays acceptable for `window` steps after its own; keep it at least that long, or an
   // expired record would let the same code in again.
   const usedStepTtlMs = (2 * window + 2) * TOTP_PERIOD_SECONDS * 1000
   const failureWindowMs = lockSeconds * 1000
 
   async function registerFailure (userId: string, ctx: RequestContext): Promise<CodeOutcome> {
-    const { failures, lockedMs } = await store.registerFailure(keysOf(userId), { max: maxFailures, lockMs: lockSeconds * 1000, windowMs: failureWindowMs })
+    const { failures, lockedMs } = await store.registerFailure(userId, { max: maxFailures, lockMs: lockSeconds * 1000, windowMs: failureWindowMs })
     // Exactly one request sees the count reach the maximum (the script is atomic).
     if (lockedMs > 0 && failures >= maxFailures) audit.record('tfa.locked', userId, ctx, { failures, lock_seconds: lockSeconds })
     return { ok: false, lockedMs }
   }
 
+  /** A refused code is a failure, a locked factor reports its lock: the store's answers, as outcomes. */
+  async function settle (userId: string, result: { status: string, lockedMs?: number }, ctx: RequestContext): Promise<CodeOutcome> {
+    if (result.status === 'accepted') return { ok: true }
+    if (result.status === 'locked') return { ok: false, lockedMs: result.lockedMs ?? 0 }
+    // A replayed code is a failure like a wrong one: both are someone guessing or reusing.
+    return await registerFailure(userId, ctx)
+  }
+
   const service = {
-    keysOf,
-
-    async lockedMs (userId: string): Promise<number> {
-      return await store.remainingMs(keysOf(userId).lock)
-    },
-
     /** Accepts `code` for `secret` at most once per user, across every instance. */
     async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
       const step = matchTotpStep(secret, code, now(), window)
-      if (step !== null) {
-        const result = await store.acceptStep(keysOf(userId), step, usedStepTtlMs)
-        if (result.status === 'accepted') return { ok: true }
-        if (result.status === 'locked') return { ok: false, lockedMs: result.lockedMs }
-      }
-      // A replayed code is a failure like a wrong one: both are someone guessing or reusing.
-      return await registerFailure(userId, ctx)
+      return await settle(userId, step === null ? { status: 'rejected' } : await store.acceptStep(userId, step, usedStepTtlMs), ctx)
     },
 
     /** Records a code's step as used without counting anything (the code that activates TFA). */
     async markStepUsed (userId: string, secret: string, code: string): Promise<boolean> {
       const step = matchTotpStep(secret, code, now(), window)
       if (step === null) return false
-      return (await store.acceptStep(keysOf(userId), step, usedStepTtlMs)).status === 'accepted'
+      return (await store.acceptStep(userId, step, usedStepTtlMs)).status === 'accepted'
     },
 
-    /** Uses the SMS code sent to `phone` for `purpose`: once, within its 5 minutes; wrong ones count. */
-    async verifySms (userId: string, phone: string, purpose: SmsPurpose, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
-      if (/^[0-9]{6}$/.test(code)) {
-        const result = await store.consumeCode(keysOf(userId), sms.hashOf(userId, purpose, phone, code), now())
-        if (result.status === 'accepted') return { ok: true }
-        if (result.status === 'locked') return { ok: false, lockedMs: result.lockedMs }
-      }
-      return await registerFailure(userId, ctx)
-    },
-
-    /** Sends a code to `phone` (throttled), unless the factor is locked: a lock sends nothing. */
-    async sendSms (userId: string, phone: string, purpose: SmsPurpose, ctx: RequestContext = {}): Promise<SendOutcome | { sent: false, lockedMs: number }> {
-      const lockedMs = await service.lockedMs(userId)
-      if (lockedMs > 0) return { sent: false, lockedMs }
-      return await sms.send(userId, keysOf(userId), phone, purpose, ctx)
+    /** Uses the SMS code sent to the target: once, within its 5 minutes; wrong ones count. */
+    async verifySms (target: SmsCodeTarget, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
+      return await settle(target.userId, await sms.verify(target, code), ctx)
     },
 
     /**
@@ -90,16 +73,16 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
      * (throttled: a repeated attempt inside the minute sends nothing new). Returns the lock, if any.
      */
     async challenge (userId: string, factor: ActiveFactor, ctx: RequestContext = {}): Promise<number> {
-      if (factor.method !== 'sms') return await service.lockedMs(userId)
-      const outcome = await service.sendSms(userId, secretBox.open(factor.phone, userId), 'auth', ctx)
-      return 'lockedMs' in outcome ? outcome.lockedMs : 0
+      if (factor.method !== 'sms') return await store.lockedMs(userId)
+      const outcome = await sms.send({ userId, phone: secretBox.open(factor.phone, userId), purpose: 'auth' }, ctx)
+      return outcome.status === 'locked' ? outcome.lockedMs : 0
     },
 
     async verifyRecoveryCode (userId: string, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
-      const lockedMs = await store.remainingMs(keysOf(userId).lock)
+      const lockedMs = await store.lockedMs(userId)
       if (lockedMs > 0) return { ok: false, lockedMs }
-      if (await consumeRecoveryCode(prisma, userId, code)) {
-        await store.delete(keysOf(userId).failures)
+      if (await consumeRecoveryCode(prisma, userId, code, now)) {
+        await store.resetFailures(userId)
         return { ok: true }
       }
       return await registerFailure(userId, ctx)
@@ -109,28 +92,36 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
     async verifyAnyCode (userId: string, factor: ActiveFactor, codes: { code?: string, recoveryCode?: string }, ctx: RequestContext = {}): Promise<CodeOutcome & { method: CodeMethod }> {
       if (codes.recoveryCode !== undefined) return { ...await service.verifyRecoveryCode(userId, codes.recoveryCode, ctx), method: 'recovery' }
       if (factor.method === 'sms') {
-        return { ...await service.verifySms(userId, secretBox.open(factor.phone, userId), 'auth', codes.code ?? '', ctx), method: 'sms' }
+        const target = { userId, phone: secretBox.open(factor.phone, userId), purpose: 'auth' as const }
+        return { ...await service.verifySms(target, codes.code ?? '', ctx), method: 'sms' }
       }
       return { ...await service.verifyTotp(userId, secretBox.open(factor.sealed, userId), codes.code ?? '', ctx), method: 'otp' }
     },
 
-    async failureCount (userId: string): Promise<number> {
-      return await store.getCount(keysOf(userId).failures)
+    /** Wrong codes in a row so far. */
+    async failures (userId: string): Promise<number> {
+      return (await store.state(userId)).failures
+    },
+
+    /** The lock's remaining time, 0 when not locked. */
+    async lockedMs (userId: string): Promise<number> {
+      return await store.lockedMs(userId)
+    },
+
+    /** The lock and the count, in one read (the support desk's view). */
+    async lockState (userId: string): Promise<{ lockedMs: number, failures: number }> {
+      const { lockedMs, failures } = await store.state(userId)
+      return { lockedMs, failures }
     },
 
     /** Clears the failure count and the lock (an administrator's unblock). */
     async unlock (userId: string): Promise<void> {
-      const keys = keysOf(userId)
-      await store.delete(keys.failures, keys.lock)
+      await store.unlock(userId)
     },
 
-    /**
-     * Clears counters, lock, used-step record and any SMS code (TFA switched off or reset). The
-     * send throttle stays: switching SMS off and on must not reset it.
-     */
+    /** Clears counters, lock, used-step record and any SMS code (TFA switched off or reset). */
     async forget (userId: string): Promise<void> {
-      const keys = keysOf(userId)
-      await store.delete(keys.failures, keys.lock, keys.lastStep, keys.smsCode)
+      await store.forget(userId)
     }
   }
   return service
@@ -140,7 +131,7 @@ export type SecondFactorService = ReturnType<typeof createSecondFactorService>
 
 /** Throws the error a failed code deserves: 429 while locked, else `otherwise`. */
 export function throwCodeFailure (outcome: { lockedMs: number }, otherwise: ErrorName): never {
-  if (outcome.lockedMs > 0) throw new AppError('tfaLocked', undefined, Math.ceil(outcome.lockedMs / 1000))
+  if (outcome.lockedMs > 0) throw new AppError('tfaLocked', { retryAfterSeconds: Math.ceil(outcome.lockedMs / 1000) })
   throw new AppError(otherwise)
 }
 

@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, randomInt } from 'node:crypto'
 import { AppError } from '../errors.js'
-import type { EphemeralStore, FactorKeys } from '../store/ephemeral-store.js'
+import type { ConsumeResult, EphemeralStore } from '../store/ephemeral-store.js'
 import { SmsDeliveryError, type SmsTransport } from '../sms/sms-transport.js'
 import { maskPhone } from '../sms/phone.js'
 import type { AuditLog, RequestContext } from './audit.js'
@@ -12,6 +12,9 @@ export const SMS_SEND_THROTTLE = { intervalMs: 60_000, max: 5, windowMs: 3_600_0
 /** `verify`: a number being verified (enrolment); `auth`: a login or protected action. */
 export type SmsPurpose = 'verify' | 'auth'
 
+/** Whose code, for what, to which number: a code fits exactly one of these. */
+export interface SmsCodeTarget { userId: string, phone: string, purpose: SmsPurpose }
+
 export interface SmsCodesDeps {
   store: EphemeralStore
   transport: SmsTransport
@@ -22,14 +25,17 @@ export interface SmsCodesDeps {
   audit: AuditLog
 }
 
-export type SendOutcome = { sent: true, phone: string, expiresIn: number } | { sent: false, phone: string, retryAfterMs: number }
+export type SendOutcome =
+  | { status: 'sent', phone: string, expiresIn: number }
+  | { status: 'throttled', phone: string, retryAfterMs: number }
+  | { status: 'locked', lockedMs: number }
 
-/** One-time SMS codes: generated, sent through the transport, kept in the store only as a keyed hash. */
+/** One-time SMS codes: generated, sent through the transport, kept in the store only as a keyed hash, used once. */
 export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, audit }: SmsCodesDeps) {
   const hashKey = Buffer.from(hkdfSync('sha256', hashKeySource, Buffer.alloc(0), 'twofold sms code v1', 32))
 
   /** Bound to user, purpose and number: a code sent to one number or for one purpose fits nothing else. */
-  const hashOf = (userId: string, purpose: SmsPurpose, phone: string, code: string) =>
+  const hashOf = ({ userId, purpose, phone }: SmsCodeTarget, code: string) =>
     createHmac('sha256', hashKey).update(`${userId}\n${purpose}\n${phone}\n${code}`).digest('base64url')
 
   const expires = `It expires in ${SMS_CODE_TTL_SECONDS / 60} minutes.`
@@ -43,21 +49,24 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
     },
 
     /**
-     * Sends a fresh code (once delivered, it replaces any earlier one) unless the throttle says
-     * wait. A failed delivery gives the minute back, so the user may retry at once, but still
-     * counts in the hour.
+     * Sends a fresh code (once delivered, it replaces any earlier one) unless the factor is
+     * locked (a lock sends nothing) or the throttle says wait. A failed delivery gives the
+     * minute back, so the user may retry at once, but still counts in the hour.
      */
-    async send (userId: string, keys: FactorKeys, phone: string, purpose: SmsPurpose, ctx: RequestContext = {}): Promise<SendOutcome> {
+    async send (target: SmsCodeTarget, ctx: RequestContext = {}): Promise<SendOutcome> {
+      const { userId, phone, purpose } = target
+      const lockedMs = await store.lockedMs(userId)
+      if (lockedMs > 0) return { status: 'locked', lockedMs }
       const masked = maskPhone(phone)
       const takenAt = now()
-      const slot = await store.takeSendSlot(keys.smsSend, takenAt, SMS_SEND_THROTTLE)
-      if (!slot.allowed) return { sent: false, phone: masked, retryAfterMs: slot.retryAfterMs }
+      const slot = await store.takeSendSlot(userId, takenAt, SMS_SEND_THROTTLE)
+      if (!slot.allowed) return { status: 'throttled', phone: masked, retryAfterMs: slot.retryAfterMs }
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0')
       try {
         await transport.send({ to: phone, message: messageFor(purpose, code) })
       } catch (err) {
         // The code that was sent before stays valid: a failed resend must not take it away.
-        await store.releaseSendInterval(keys.smsSend, takenAt)
+        await store.releaseSendInterval(userId, takenAt)
         if (err instanceof SmsDeliveryError) {
           audit.record('sms.delivery_failed', userId, ctx, { purpose, phone: masked, reason: err.message })
           throw new AppError('smsDeliveryFailed')
@@ -65,12 +74,16 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
         throw err
       }
       // Stored once delivered (a gateway takes seconds to reach a phone, we take a millisecond).
-      await store.putCode(keys.smsCode, hashOf(userId, purpose, phone, code), takenAt + SMS_CODE_TTL_SECONDS * 1000, SMS_CODE_TTL_SECONDS * 1000 + 60_000)
+      await store.putSmsCode(userId, hashOf(target, code), takenAt + SMS_CODE_TTL_SECONDS * 1000, SMS_CODE_TTL_SECONDS * 1000 + 60_000)
       audit.record('sms.sent', userId, ctx, { purpose, phone: masked })
-      return { sent: true, phone: masked, expiresIn: SMS_CODE_TTL_SECONDS }
+      return { status: 'sent', phone: masked, expiresIn: SMS_CODE_TTL_SECONDS }
     },
 
-    hashOf
+    /** Uses the code sent to `target`: once, within its lifetime, unless locked. Counting failures is the caller's. */
+    async verify (target: SmsCodeTarget, code: string): Promise<ConsumeResult> {
+      if (!/^[0-9]{6}$/.test(code)) return { status: 'rejected' }
+      return await store.consumeSmsCode(target.userId, hashOf(target, code), now())
+    }
   }
 }
 
@@ -78,5 +91,5 @@ export type SmsCodes = ReturnType<typeof createSmsCodes>
 
 /** The answer to an explicit send request that the throttle refused. */
 export function throwThrottled (outcome: { retryAfterMs: number }): never {
-  throw new AppError('smsThrottled', undefined, Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)))
+  throw new AppError('smsThrottled', { retryAfterSeconds: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)) })
 }

@@ -3,7 +3,7 @@
 // stays out of shell history and process lists. With the embedded database, stop the server
 // first (PGlite serves one process) or use ADMIN_USERNAME + ADMIN_PASSWORD at start.
 import { PrismaPg } from '@prisma/adapter-pg'
-import { createInterface } from 'node:readline'
+import { read } from 'read'
 import { ensureAdmin } from '../auth/admin.js'
 import { createPasswordHasher } from '../auth/passwords.js'
 import { ConfigError, loadConfig } from '../config/config.js'
@@ -17,17 +17,12 @@ async function readPassword (): Promise<string> {
     for await (const chunk of process.stdin) input += String(chunk)
     return input.replace(/\r?\n$/, '')
   }
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true })
-  // Echo nothing while the password is typed.
-  const write = rl as unknown as { _writeToOutput: (s: string) => void }
-  const original = write._writeToOutput.bind(rl)
-  const answer = await new Promise<string>((resolve) => {
-    rl.question('Password: ', resolve)
-    write._writeToOutput = (s: string) => { if (s.includes('Password: ')) original(s) }
-  })
-  rl.close()
-  process.stdout.write('\n')
-  return answer
+  // At a terminal: a prompt that echoes nothing while the password is typed (Ctrl-C rejects).
+  try {
+    return await read({ prompt: 'Password:', silent: true })
+  } finally {
+    process.stdout.write('\n') // the Enter (or Ctrl-C) was not echoed either
+  }
 }
 
 try {

@@ -50,7 +50,6 @@ const EnvSchema = Type.Object({
 export type Env = Static<typeof EnvSchema>
 
 export interface Config {
-  env: Env['NODE_ENV']
   port: number
   host: string
   databaseUrl?: string
@@ -151,7 +150,6 @@ function toConfig (env: Env): Config {
   if (encryptionKey) decryptionKeys.set(encryptionKey.id, encryptionKey.key)
 
   return {
-    env: env.NODE_ENV,
     port: env.PORT,
     host: env.HOST,
     databaseUrl: env.DATABASE_URL,

@@ -1,21 +1,9 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
-import { hasTfaOn } from '../auth/factors.js'
+import { LRUCache } from 'lru-cache'
+import { ENROLL_SCOPE, type AccessTokenClaims, type GrantExtras, type TokenGrant } from '../auth/tokens.js'
 import { AppError } from '../errors.js'
-
-/** Authentication Method Reference values (RFC 8176) this service issues; 'api_key' (not in RFC 8176) marks a token from POST /token. */
-export type Amr = 'pwd' | 'otp' | 'sms' | 'mfa' | 'api_key'
-
-/** A token that only lets its holder enrol in TFA (mandatory TFA, past the grace period). */
-export const ENROLL_SCOPE = 'tfa:enroll'
-
-export interface AccessTokenClaims {
-  sub: string
-  username: string
-  amr: Amr[]
-  scope?: typeof ENROLL_SCOPE
-}
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -24,11 +12,17 @@ declare module '@fastify/jwt' {
   }
 }
 
+export interface TokenResponse extends GrantExtras {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in: number
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     authenticate: (request: FastifyRequest) => Promise<void>
-    requireAdmin: (request: FastifyRequest) => Promise<void>
-    issueAccessToken: (claims: AccessTokenClaims) => { access_token: string, token_type: 'Bearer', expires_in: number }
+    /** The one issuing path: every token the service hands out is signed here. */
+    issueToken: (grant: TokenGrant) => TokenResponse
   }
   interface FastifyContextConfig {
     /** Routes an enrolment-only token may call (see ENROLL_SCOPE). */
@@ -44,20 +38,31 @@ export default fp(async function authPlugin (app) {
     // Pinned both ways: a token can never choose its own algorithm ("none", RS/HS confusion).
     sign: { algorithm: 'HS256', expiresIn: jwtTtlSeconds, iss: 'twofold' },
     // allowedIss only checks an iss that is present, and exp only one that is: require both.
-    // A client sends the same token with every call: verified tokens are cached until they expire
-    // (fast-jwt checks exp and nbf on every hit), keyed by their exact text (signature included).
-    // The default key is a SHA-512 of the token, which for HS256 costs as much as the HMAC it saves.
-    verify: { algorithms: ['HS256'], allowedIss: 'twofold', requiredClaims: ['iss', 'sub', 'exp', 'username'], cache: 10_000, cacheKeyBuilder: (token: string) => token }
+    verify: { algorithms: ['HS256'], allowedIss: 'twofold', requiredClaims: ['iss', 'sub', 'exp', 'username'] }
   })
+
+  // A client sends the same token with every call, so verified tokens are remembered by their
+  // exact text (signature included: two tokens can't share a key) until they expire. fast-jwt's
+  // own cache keys by a SHA hash of the token, which cost a quarter of GET /me's throughput
+  // (README "Performance"), and warns at every boot when given any other key.
+  const verified = new LRUCache<string, FastifyRequest['user']>({ max: 10_000 })
+  function verifyToken (token: string): FastifyRequest['user'] {
+    const hit = verified.get(token)
+    // The same clock as the verifier's own exp check.
+    if (hit !== undefined && hit.exp * 1000 > Date.now()) return hit
+    // The verifier built once from the options above: request.jwtVerify() would merge options
+    // and decode the token again on every request.
+    const claims = app.jwt.verify<FastifyRequest['user']>(token)
+    verified.set(token, claims)
+    return claims
+  }
 
   app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
     const header = request.headers.authorization
     const space = header?.indexOf(' ') ?? -1
     if (header === undefined || space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') throw new AppError('unauthenticated')
     try {
-      // The verifier built once from the options above: request.jwtVerify() would merge options
-      // and decode the token again on every request.
-      request.user = app.jwt.verify<FastifyRequest['user']>(header.slice(space + 1).trim())
+      request.user = verifyToken(header.slice(space + 1).trim())
     } catch {
       throw new AppError('unauthenticated')
     }
@@ -66,18 +71,9 @@ export default fp(async function authPlugin (app) {
     }
   })
 
-  // Role from the database, not the token: a demoted admin loses access at once.
-  app.decorate('requireAdmin', async function requireAdmin (request: FastifyRequest) {
-    await app.authenticate(request)
-    const user = await app.prisma.user.findUnique({
-      where: { id: request.user.sub },
-      select: { role: true, twoFactor: { select: { enabledAt: true } } }
-    })
-    if (user?.role !== 'admin') throw new AppError('adminRequired')
-    if (hasTfaOn(user) && !request.user.amr.includes('mfa')) throw new AppError('adminMfaRequired')
+  app.decorate('issueToken', function issueToken ({ claims, maxTtlSeconds, extras }: TokenGrant): TokenResponse {
+    const ttl = Math.min(jwtTtlSeconds, maxTtlSeconds ?? jwtTtlSeconds)
+    const accessToken = ttl === jwtTtlSeconds ? app.jwt.sign(claims) : app.jwt.sign(claims, { expiresIn: ttl })
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, ...extras }
   })
-
-  app.decorate('issueAccessToken', function issueAccessToken (claims: AccessTokenClaims) {
-    return { access_token: app.jwt.sign(claims), token_type: 'Bearer' as const, expires_in: jwtTtlSeconds }
-  })
-}, { name: 'auth', dependencies: ['config', 'prisma'] })
+}, { name: 'auth', dependencies: ['config'] })

@@ -3,6 +3,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres.js'
 import { migrate } from '../db/migrate.js'
+import { isDatabaseUnavailable } from '../db/unavailable.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,6 +32,7 @@ export default fp(async function prismaPlugin (app) {
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString, max: config.databasePoolMax }) })
   app.decorate('prisma', prisma)
+  app.unavailableWhen(isDatabaseUnavailable)
   app.decorate('databaseMode', embedded ? 'embedded' : 'postgres')
   // Root-level onClose hooks run in registration order, so this one would run before those of
   // plugins that use the database; they register their last writes here instead.
@@ -41,4 +43,4 @@ export default fp(async function prismaPlugin (app) {
     await prisma.$disconnect()
     await embedded?.stop()
   })
-}, { name: 'prisma', dependencies: ['config'] })
+}, { name: 'prisma', dependencies: ['config', 'error-handler'] })

@@ -24,7 +24,7 @@ export default fp(async function rateLimitPlugin (app) {
     nameSpace: `${app.config.redisKeyPrefix}rate-limit:`,
     // Fail closed: a rate limiter that can't count must not let unlimited guesses through.
     skipOnError: false,
-    errorResponseBuilder: (_request, context) => new AppError('rateLimited', undefined, Math.ceil(context.ttl / 1000))
+    errorResponseBuilder: (_request, context) => new AppError('rateLimited', { retryAfterSeconds: Math.ceil(context.ttl / 1000) })
   })
 
   // The plugin's own handlers run once per request (the first one marks the request), so two
@@ -39,21 +39,21 @@ export default fp(async function rateLimitPlugin (app) {
       const k = keyOf(request)
       const until = exceededUntil.get(k)
       if (until !== undefined) {
-        const left = until - Date.now()
-        if (left > 0) throw new AppError('rateLimited', undefined, Math.ceil(left / 1000))
+        const left = until - app.now()
+        if (left > 0) throw new AppError('rateLimited', { retryAfterSeconds: Math.ceil(left / 1000) })
         exceededUntil.delete(k)
       }
       const result = await check(request)
       if (!result.isAllowed && result.isExceeded) {
         if (exceededUntil.size >= 100_000) pruneExpired()
-        exceededUntil.set(k, Date.now() + result.ttl)
-        throw new AppError('rateLimited', undefined, result.ttlInSeconds)
+        exceededUntil.set(k, app.now() + result.ttl)
+        throw new AppError('rateLimited', { retryAfterSeconds: result.ttlInSeconds })
       }
     }
   })
 
   function pruneExpired () {
-    const now = Date.now()
+    const now = app.now()
     for (const [k, until] of exceededUntil) if (until <= now) exceededUntil.delete(k)
     if (exceededUntil.size >= 100_000) exceededUntil.clear()
   }

@@ -29,6 +29,8 @@ export default fp(async function storePlugin (app) {
     app.log.error({ err: { message: (err as Error).message } }, 'redis is not reachable at start')
   }
   app.decorate<RedisClient>('redis', redis)
-  app.decorate('store', createRedisStore(redis))
+  app.decorate('store', createRedisStore(redis, app.config.redisKeyPrefix))
+  // The rate limiter talks to Redis itself: while Redis is away its failures reach the error handler raw.
+  app.unavailableWhen(() => redis.status !== 'ready')
   app.addHook('onClose', async () => { redis.disconnect() })
-}, { name: 'store', dependencies: ['config'] })
+}, { name: 'store', dependencies: ['config', 'error-handler'] })

@@ -1,24 +1,12 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AppError } from '../errors.js'
-import type { AccessTokenClaims } from '../plugins/auth.js'
-import { ApiKeySecurity, BearerSecurity, errorResponses } from '../schemas/common.js'
+import { CreateApiKeyBodySchema, CreatedApiKeySchema } from '../schemas/api-keys.js'
+import { ApiKeySecurity, BearerSecurity } from '../schemas/credentials.js'
+import { IdParamsSchema } from '../schemas/params.js'
+import { ENROLMENT_ONLY, errorResponses, UNAUTHENTICATED } from '../schemas/responses.js'
 import { contextOf } from './context.js'
 
-/** Tokens from an API key live at most this long: a revoked key's last token dies soon after. */
-export const API_KEY_TOKEN_MAX_TTL_SECONDS = 900
-
-export const ApiKeySummarySchema = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  name: Type.String(),
-  hint: Type.String({ description: 'The prefix and the last four characters, to tell keys apart; never the key.' }),
-  created_at: Type.String({ format: 'date-time' }),
-  expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Last exchange at POST /token.' }),
-  expired: Type.Boolean()
-}, { $id: 'ApiKeySummary', additionalProperties: false })
-
-const auth = { 401: 'Missing, invalid or expired access token.' }
 const API_KEY_HEADER = /^ApiKey +(\S+)$/i
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
@@ -35,20 +23,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Exchange the key at POST /token for a short access token. With TFA on, the access token used here must ' +
         'come from a login with a code (`amr` includes `mfa`); a token obtained with an API key can never create keys.',
       security: BearerSecurity,
-      body: Type.Object({
-        name: Type.String({ minLength: 1, maxLength: 64 }),
-        expires_at: Type.Optional(Type.String({ format: 'date-time', description: 'Must be in the future; no expiry when absent.' }))
-      }, { additionalProperties: false }),
+      body: CreateApiKeyBodySchema,
       response: {
-        201: Type.Object({
-          id: Type.String({ format: 'uuid' }),
-          name: Type.String(),
-          key: Type.String({ description: '`twofold_ak_` + 43 base62 characters + a 6-character checksum. Store it now: it can\'t be shown again.' }),
-          expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
-        }, { additionalProperties: false, description: 'The new key.' }),
+        201: CreatedApiKeySchema,
         ...errorResponses({
           400: 'Invalid body, or `expires_at` not in the future.',
-          ...auth,
+          ...UNAUTHENTICATED,
           403: 'TFA is on and the token did not pass it; a token from an API key; or an enrolment-only token.',
           404: 'The user no longer exists.',
           429: 'Too many requests.'
@@ -67,7 +47,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'listApiKeys',
       summary: 'The current user\'s API keys, newest first (never the keys themselves)',
       security: BearerSecurity,
-      response: { 200: Type.Object({ api_keys: Type.Array(Type.Ref('ApiKeySummary')) }, { additionalProperties: false, description: 'The keys.' }), ...errorResponses({ ...auth, 403: 'An enrolment-only token.' }) }
+      response: { 200: Type.Object({ api_keys: Type.Array(Type.Ref('ApiKeySummary')) }, { additionalProperties: false, description: 'The keys.' }), ...errorResponses({ ...UNAUTHENTICATED, ...ENROLMENT_ONLY }) }
     }
   }, async (request) => await app.apiKeys.list(request.user.sub))
 
@@ -79,8 +59,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Revoke an API key at once',
       description: 'The key stops working immediately. Access tokens already obtained with it stay valid until they expire (at most 15 minutes).',
       security: BearerSecurity,
-      params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
-      response: { 204: Type.Null({ description: 'Revoked.' }), ...errorResponses({ 400: 'Invalid id.', ...auth, 403: 'An enrolment-only token.', 404: 'No such key among the current user\'s keys.' }) }
+      params: IdParamsSchema,
+      response: { 204: Type.Null({ description: 'Revoked.' }), ...errorResponses({ 400: 'Invalid id.', ...UNAUTHENTICATED, ...ENROLMENT_ONLY, 404: 'No such key among the current user\'s keys.' }) }
     }
   }, async (request, reply) => {
     await app.apiKeys.revoke(request.user.sub, request.params.id, contextOf(request))
@@ -106,10 +86,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const key = API_KEY_HEADER.exec(request.headers.authorization ?? '')?.[1]
     if (key === undefined) throw new AppError('invalidApiKey')
-    const { userId, username } = await app.apiKeys.exchange(key, contextOf(request))
-    const claims: AccessTokenClaims = { sub: userId, username, amr: ['api_key'] }
-    const ttl = Math.min(app.config.jwtTtlSeconds, API_KEY_TOKEN_MAX_TTL_SECONDS)
-    return { access_token: app.jwt.sign(claims, { expiresIn: ttl }), token_type: 'Bearer' as const, expires_in: ttl }
+    return app.issueToken(await app.apiKeys.exchange(key, contextOf(request)))
   })
 }
 

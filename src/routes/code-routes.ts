@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import { AppError } from '../errors.js'
 
 /**
  * Route options of the routes that take or send second-factor codes. Per IP before
@@ -14,11 +13,4 @@ export function codeRouteOptions (app: FastifyInstance) {
     preHandler: [app.limitBy('tfa-user', (request) => request.user.sub, { max: tfaMax, timeWindow: loginWindowMs })]
   }
   return { codeRoute, enrolRoute: { ...codeRoute, config: { allowEnrollmentToken: true } } }
-}
-
-/** The token's user as enrolment needs it; 404 when deleted since the token was issued. */
-export async function currentUser (app: FastifyInstance, id: string) {
-  const user = await app.prisma.user.findUnique({ where: { id }, select: { id: true, username: true, kind: true } })
-  if (user === null) throw new AppError('notFound', 'The user no longer exists.')
-  return user
 }

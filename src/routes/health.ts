@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AppError } from '../errors.js'
-import { errorResponses } from '../schemas/common.js'
+import { errorResponses } from '../schemas/responses.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', {
@@ -28,9 +28,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       withTimeout(app.prisma.$queryRaw`SELECT 1`),
       withTimeout(app.store.ping())
     ])
-    if (database.status === 'rejected' || store.status === 'rejected') {
-      const failed = [database.status === 'rejected' && 'database', store.status === 'rejected' && 'store'].filter(Boolean).join(' and ')
-      throw new AppError('unavailable', `Not ready: ${failed} unreachable.`, 5)
+    const databaseDown = database.status === 'rejected'
+    const storeDown = store.status === 'rejected'
+    if (databaseDown || storeDown) {
+      throw new AppError(databaseDown && storeDown ? 'nothingReady' : databaseDown ? 'databaseNotReady' : 'storeNotReady', { retryAfterSeconds: 5 })
     }
     return { status: 'ready' as const, database: app.databaseMode, store: app.store.kind }
   })

@@ -1,14 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { registerUser } from '../auth/users.js'
-import { AppError } from '../errors.js'
-import { BearerSecurity, errorResponses, RecoveryCodeSchema, TotpSchema, UserKindSchema, UsernameSchema } from '../schemas/common.js'
+import { BearerSecurity } from '../schemas/credentials.js'
+import { errorResponses, UNAUTHENTICATED } from '../schemas/responses.js'
+import { ChangePasswordBodySchema, RegisterBodySchema } from '../schemas/users.js'
 import { contextOf } from './context.js'
-
-const UserSchema = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  username: Type.String()
-}, { $id: 'User', additionalProperties: false })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/users', {
@@ -18,11 +13,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'registerUser',
       summary: 'Register a user',
       description: 'Open unless `REGISTRATION=closed`. Passwords are 8 to 72 bytes of UTF-8: bcrypt ignores anything past 72 bytes, so longer ones are refused rather than silently truncated.',
-      body: Type.Object({
-        username: UsernameSchema,
-        password: Type.String({ minLength: 1, maxLength: 1024, description: '8 to 72 bytes of UTF-8.' }),
-        kind: Type.Optional(UserKindSchema)
-      }, { additionalProperties: false }),
+      body: RegisterBodySchema,
       response: {
         201: Type.Ref('User', { description: 'The user was created.' }),
         ...errorResponses({
@@ -33,12 +24,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         })
       }
     }
-  }, async (request, reply) => {
-    if (app.config.registration === 'closed') throw new AppError('registrationClosed')
-    const user = await registerUser(app, request.body)
-    app.audit.record('user.registered', user.id, contextOf(request))
-    return reply.code(201).send(user)
-  })
+  }, async (request, reply) => reply.code(201).send(await app.users.register(request.body, contextOf(request))))
 
   app.get('/me', {
     onRequest: [app.authenticate],
@@ -49,7 +35,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'The user the access token belongs to',
       description: 'Answered from the token alone (no database read).',
       security: BearerSecurity,
-      response: { 200: Type.Ref('User', { description: 'The current user.' }), ...errorResponses({ 401: 'Missing, invalid or expired access token.' }) }
+      response: { 200: Type.Ref('User', { description: 'The current user.' }), ...errorResponses(UNAUTHENTICATED) }
     }
   }, async (request) => ({ id: request.user.sub, username: request.user.username }))
 
@@ -64,12 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'required: in `totp`, or typed right after `current_password`, by the same rules as login. Without it the answer is the ' +
         'documented 401 of POST /login (with SMS as the method, the right current password without a code also sends one by SMS).',
       security: BearerSecurity,
-      body: Type.Object({
-        current_password: Type.String({ minLength: 1, maxLength: 1024 }),
-        new_password: Type.String({ minLength: 1, maxLength: 1024, description: '8 to 72 bytes of UTF-8.' }),
-        totp: Type.Optional(TotpSchema),
-        recovery_code: Type.Optional(RecoveryCodeSchema)
-      }, { additionalProperties: false }),
+      body: ChangePasswordBodySchema,
       response: {
         204: Type.Null({ description: 'Changed.' }),
         ...errorResponses({
@@ -87,5 +68,4 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   })
 }
 
-export { UserSchema }
 export default routes

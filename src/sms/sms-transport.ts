@@ -1,12 +1,3 @@
-import type { FastifyBaseLogger } from 'fastify'
-import type { Config } from '../config/config.js'
-import { SmsDeliveryError } from './delivery-error.js'
-import { createLogTransport } from './log-transport.js'
-import { createWebhookTransport } from './webhook-transport.js'
-
-// Its own module so the transports can throw it without importing this one (an import cycle).
-export { SmsDeliveryError }
-
 /** `to` is an E.164 number (the caller validates it); `message` carries the code. */
 export interface SmsMessage { to: string, message: string }
 
@@ -17,17 +8,13 @@ export interface SmsTransport {
   send (msg: SmsMessage): Promise<void>
 }
 
-export function createSmsTransport (config: Config['sms'], log: FastifyBaseLogger): SmsTransport {
-  switch (config.transport) {
-    case 'webhook':
-      if (config.webhook === undefined) throw new Error('SMS_TRANSPORT=webhook without webhook settings')
-      return createWebhookTransport(config.webhook, log)
-    case 'log':
-      return createLogTransport(log)
-    case 'none':
-      return {
-        kind: 'none',
-        async send () { throw new SmsDeliveryError('SMS is not configured') }
-      }
+/**
+ * An SMS could not be handed over (after the transport's retry). Its message names only the
+ * cause (a status, a timeout): never the text sent, which carries a code, nor a secret.
+ */
+export class SmsDeliveryError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'SmsDeliveryError'
   }
 }

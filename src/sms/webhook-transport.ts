@@ -1,8 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { SmsDeliveryError } from './delivery-error.js'
-import type { SmsMessage, SmsTransport } from './sms-transport.js'
+import { SmsDeliveryError, type SmsMessage, type SmsTransport } from './sms-transport.js'
 
 export interface WebhookOptions {
   url: string

@@ -1,17 +1,3 @@
-/** The keys of one user's second-factor state (see store/keys.ts). */
-export interface FactorKeys {
-  /** The last accepted TOTP time step. */
-  lastStep: string
-  /** Consecutive code failures after a right password. */
-  failures: string
-  /** Present while the second factor is locked. */
-  lock: string
-  /** The SMS code awaiting use: its expiry and keyed hash, never the code. */
-  smsCode: string
-  /** The SMS send throttle; it outlives a disabled factor, so re-enrolling can't pump messages. */
-  smsSend: string
-}
-
 export type AcceptResult =
   | { status: 'accepted' }
   | { status: 'replayed' }
@@ -30,11 +16,26 @@ export interface SendThrottle {
   windowMs: number
 }
 
+/** What the store holds about one user's second factor (the support desk's view, and the contract tests'). */
+export interface FactorState {
+  /** The last accepted TOTP time step (0: none) and how long it is kept. */
+  lastStep: number
+  lastStepMs: number
+  /** Consecutive code failures after a right password, and how long their window still runs. */
+  failures: number
+  failuresMs: number
+  /** Remaining lock, 0 when not locked. */
+  lockedMs: number
+  /** Remaining life of the SMS send throttle, 0 when none. */
+  sendThrottleMs: number
+}
+
 /**
- * Short-lived security state that every instance must agree on: used TOTP steps, failure
- * counters and locks. Each method is one atomic step in every implementation (Redis: one Lua
- * script or command; memory: synchronous code on one event loop), and the login path makes a
- * single call per request.
+ * Short-lived security state that every instance must agree on, per user: used TOTP steps,
+ * failure counters, locks, the SMS code awaiting use and the SMS send throttle. Callers name a
+ * user, never a key: the layout is the store's own (store/keys.ts). Each method is one atomic
+ * step in every implementation (Redis: one Lua script or command; memory: synchronous code on
+ * one event loop), and the login path makes a single call per request.
  */
 export interface EphemeralStore {
   readonly kind: 'redis' | 'memory'
@@ -43,34 +44,40 @@ export interface EphemeralStore {
    * before (no code works twice, and an older code can't follow a newer one). On acceptance the
    * failure count is cleared and the step kept for `ttlMs`.
    */
-  acceptStep: (keys: FactorKeys, step: number, ttlMs: number) => Promise<AcceptResult>
+  acceptStep: (userId: string, step: number, ttlMs: number) => Promise<AcceptResult>
   /**
    * Counts one failure unless already locked. When the count reaches `max`, locks for `lockMs`
    * and clears the count. Returns the count and the lock's remaining time (0 when not locked).
    */
-  registerFailure: (keys: FactorKeys, opts: { max: number, lockMs: number, windowMs: number }) => Promise<{ failures: number, lockedMs: number }>
+  registerFailure: (userId: string, opts: { max: number, lockMs: number, windowMs: number }) => Promise<{ failures: number, lockedMs: number }>
   /**
-   * Stores a one-time code record (`<expiresAt ms>:<hash>`) replacing any earlier one; the key
-   * itself lives `ttlMs` (cleanup only: expiry is checked against `expiresAt`).
+   * Stores the user's one-time SMS code record (its keyed hash and `expiresAt`), replacing any
+   * earlier one; the record itself lives `ttlMs` (cleanup only: expiry is checked against `expiresAt`).
    */
-  putCode: (key: string, hash: string, expiresAt: number, ttlMs: number) => Promise<void>
+  putSmsCode: (userId: string, hash: string, expiresAt: number, ttlMs: number) => Promise<void>
   /**
-   * Uses the code record once: accepted (record deleted, failures cleared) when `hash` matches
-   * and `now` is before its expiry, unless the factor is locked. A wrong hash leaves the record.
+   * Uses the SMS code record once: accepted (record deleted, failures cleared) when `hash`
+   * matches and `now` is before its expiry, unless the factor is locked. A wrong hash leaves the record.
    */
-  consumeCode: (keys: FactorKeys, hash: string, now: number) => Promise<ConsumeResult>
+  consumeSmsCode: (userId: string, hash: string, now: number) => Promise<ConsumeResult>
   /**
-   * Takes one send slot at `now` unless the last send was under `intervalMs` ago or `max`
-   * sends happened in the current window; else returns how long to wait.
+   * Takes one SMS send slot at `now` unless the last send was under `intervalMs` ago or `max`
+   * sends happened in the current window; else returns how long to wait. The throttle outlives
+   * a disabled factor, so re-enrolling can't pump messages.
    */
-  takeSendSlot: (key: string, now: number, throttle: SendThrottle) => Promise<{ allowed: boolean, retryAfterMs: number }>
+  takeSendSlot: (userId: string, now: number, throttle: SendThrottle) => Promise<{ allowed: boolean, retryAfterMs: number }>
   /** Gives back the interval of the slot taken at `takenAt` (the send failed): the hourly count stays. */
-  releaseSendInterval: (key: string, takenAt: number) => Promise<void>
-  /** Remaining lifetime of a key in ms, 0 when it does not exist. */
-  remainingMs: (key: string) => Promise<number>
-  /** Reads a counter, 0 when absent. */
-  getCount: (key: string) => Promise<number>
-  delete: (...keys: string[]) => Promise<void>
+  releaseSendInterval: (userId: string, takenAt: number) => Promise<void>
+  /** Remaining lock in ms, 0 when not locked. */
+  lockedMs: (userId: string) => Promise<number>
+  /** Everything held about the user, in one read. */
+  state: (userId: string) => Promise<FactorState>
+  /** Clears the failure count (a recovery code succeeded). */
+  resetFailures: (userId: string) => Promise<void>
+  /** Clears the failure count and the lock (an administrator's unblock). */
+  unlock: (userId: string) => Promise<void>
+  /** Clears count, lock, used step and SMS code (the factor was switched off or reset); the send throttle stays. */
+  forget: (userId: string) => Promise<void>
   ping: () => Promise<void>
   close: () => Promise<void>
 }

@@ -1,4 +1,11 @@
-import type { FactorKeys } from './ephemeral-store.js'
+/** The keys of one user's second-factor state. Private to store/: callers name users, not keys. */
+export interface FactorKeys {
+  lastStep: string
+  failures: string
+  lock: string
+  smsCode: string
+  smsSend: string
+}
 
 /**
  * The `{u:<id>}` hash tag keeps every key of one user in one Redis Cluster slot, so a Lua

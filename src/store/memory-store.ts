@@ -1,4 +1,5 @@
 import type { EphemeralStore } from './ephemeral-store.js'
+import { factorKeys } from './keys.js'
 
 interface Entry { value: number, expiresAt: number }
 interface CodeRecord { hash: string, validUntil: number, expiresAt: number }
@@ -13,6 +14,7 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
   const entries = new Map<string, Entry>()
   const codes = new Map<string, CodeRecord>()
   const throttles = new Map<string, ThrottleRecord>()
+  const keysOf = (userId: string) => factorKeys('', userId)
   const sweep = setInterval(() => {
     const t = now()
     for (const map of [entries, codes, throttles]) {
@@ -33,49 +35,59 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
     const entry = read(key) ?? codes.get(key) ?? throttles.get(key)
     return entry && entry.expiresAt > now() ? entry.expiresAt - now() : 0
   }
+  const drop = (...keys: string[]) => {
+    for (const key of keys) {
+      entries.delete(key)
+      codes.delete(key)
+    }
+  }
 
   return {
     kind: 'memory',
-    async acceptStep (keys, step, ttlMs) {
-      const lockedMs = remaining(keys.lock)
+    async acceptStep (userId, step, ttlMs) {
+      const k = keysOf(userId)
+      const lockedMs = remaining(k.lock)
       if (lockedMs > 0) return { status: 'locked', lockedMs }
-      const last = read(keys.lastStep)
+      const last = read(k.lastStep)
       if (last && last.value >= step) return { status: 'replayed' }
-      entries.set(keys.lastStep, { value: step, expiresAt: now() + ttlMs })
-      entries.delete(keys.failures)
+      entries.set(k.lastStep, { value: step, expiresAt: now() + ttlMs })
+      entries.delete(k.failures)
       return { status: 'accepted' }
     },
-    async registerFailure (keys, { max, lockMs, windowMs }) {
-      const lockedMs = remaining(keys.lock)
-      if (lockedMs > 0) return { failures: read(keys.failures)?.value ?? 0, lockedMs }
-      const entry = read(keys.failures)
+    async registerFailure (userId, { max, lockMs, windowMs }) {
+      const k = keysOf(userId)
+      const lockedMs = remaining(k.lock)
+      if (lockedMs > 0) return { failures: read(k.failures)?.value ?? 0, lockedMs }
+      const entry = read(k.failures)
       const failures = (entry?.value ?? 0) + 1
       if (failures >= max) {
-        entries.delete(keys.failures)
-        entries.set(keys.lock, { value: 1, expiresAt: now() + lockMs })
+        entries.delete(k.failures)
+        entries.set(k.lock, { value: 1, expiresAt: now() + lockMs })
         return { failures, lockedMs: lockMs }
       }
-      entries.set(keys.failures, { value: failures, expiresAt: entry?.expiresAt ?? now() + windowMs })
+      entries.set(k.failures, { value: failures, expiresAt: entry?.expiresAt ?? now() + windowMs })
       return { failures, lockedMs: 0 }
     },
-    async putCode (key, hash, expiresAt, ttlMs) {
-      codes.set(key, { hash, validUntil: expiresAt, expiresAt: now() + ttlMs })
+    async putSmsCode (userId, hash, expiresAt, ttlMs) {
+      codes.set(keysOf(userId).smsCode, { hash, validUntil: expiresAt, expiresAt: now() + ttlMs })
     },
-    async consumeCode (keys, hash, at) {
-      const lockedMs = remaining(keys.lock)
+    async consumeSmsCode (userId, hash, at) {
+      const k = keysOf(userId)
+      const lockedMs = remaining(k.lock)
       if (lockedMs > 0) return { status: 'locked', lockedMs }
-      const record = codes.get(keys.smsCode)
+      const record = codes.get(k.smsCode)
       if (record === undefined || record.expiresAt <= now()) return { status: 'rejected' }
       if (at >= record.validUntil) {
-        codes.delete(keys.smsCode)
+        codes.delete(k.smsCode)
         return { status: 'rejected' }
       }
       if (record.hash !== hash) return { status: 'rejected' }
-      codes.delete(keys.smsCode)
-      entries.delete(keys.failures)
+      codes.delete(k.smsCode)
+      entries.delete(k.failures)
       return { status: 'accepted' }
     },
-    async takeSendSlot (key, at, { intervalMs, max, windowMs }) {
+    async takeSendSlot (userId, at, { intervalMs, max, windowMs }) {
+      const key = keysOf(userId).smsSend
       const found = throttles.get(key)
       const state = found !== undefined && found.expiresAt > now() ? found : { nextAt: 0, start: 0, count: 0, expiresAt: 0 }
       if (at < state.nextAt) return { allowed: false, retryAfterMs: state.nextAt - at }
@@ -86,22 +98,34 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       throttles.set(key, { nextAt: at + intervalMs, start, count: count + 1, expiresAt: now() + windowMs + intervalMs })
       return { allowed: true, retryAfterMs: 0 }
     },
-    async releaseSendInterval (key, takenAt) {
-      const found = throttles.get(key)
+    async releaseSendInterval (userId, takenAt) {
+      const found = throttles.get(keysOf(userId).smsSend)
       if (found !== undefined) found.nextAt = takenAt
     },
-    async remainingMs (key) {
-      return remaining(key)
+    async lockedMs (userId) {
+      return remaining(keysOf(userId).lock)
     },
-    async getCount (key) {
-      return read(key)?.value ?? 0
-    },
-    async delete (...keys) {
-      for (const key of keys) {
-        entries.delete(key)
-        codes.delete(key)
-        throttles.delete(key)
+    async state (userId) {
+      const k = keysOf(userId)
+      return {
+        lastStep: read(k.lastStep)?.value ?? 0,
+        lastStepMs: remaining(k.lastStep),
+        failures: read(k.failures)?.value ?? 0,
+        failuresMs: remaining(k.failures),
+        lockedMs: remaining(k.lock),
+        sendThrottleMs: remaining(k.smsSend)
       }
+    },
+    async resetFailures (userId) {
+      drop(keysOf(userId).failures)
+    },
+    async unlock (userId) {
+      const k = keysOf(userId)
+      drop(k.failures, k.lock)
+    },
+    async forget (userId) {
+      const k = keysOf(userId)
+      drop(k.failures, k.lock, k.lastStep, k.smsCode)
     },
     async ping () {},
     async close () {

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../errors.js'
 import type { AcceptResult, EphemeralStore } from './ephemeral-store.js'
+import { factorKeys } from './keys.js'
 
 // Check-and-set must be one step: two instances reading then writing would both accept a code.
 // KEYS: lock, last step, failures. Returns {1} accepted, {0} replayed, {-1, pttl} locked.
@@ -68,68 +69,95 @@ const RELEASE_SEND_INTERVAL = `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'next', ARGV[1]) end
 return 1`
 
+// Read-only, one round trip for the whole view. KEYS: last step, failures, lock, send throttle.
+const READ_STATE = `
+return {
+  tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1]),
+  tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('PTTL', KEYS[2]),
+  redis.call('PTTL', KEYS[3]), redis.call('PTTL', KEYS[4])
+}`
+
 interface ScriptCommands {
   twofoldAcceptStep: (lock: string, lastStep: string, failures: string, step: number, ttlMs: number) => Promise<number[]>
   twofoldRegisterFailure: (failures: string, lock: string, max: number, lockMs: number, windowMs: number) => Promise<[number, number]>
   twofoldConsumeCode: (lock: string, code: string, failures: string, hash: string, now: number) => Promise<number[]>
   twofoldTakeSendSlot: (key: string, now: number, intervalMs: number, max: number, windowMs: number) => Promise<[number, number]>
   twofoldReleaseSendInterval: (key: string, takenAt: number) => Promise<number>
+  twofoldReadState: (lastStep: string, failures: string, lock: string, smsSend: string) => Promise<number[]>
 }
 
-export function createRedisStore (client: Redis | Cluster): EphemeralStore {
+const positive = (ms: number | undefined) => ms !== undefined && ms > 0 ? ms : 0
+
+export function createRedisStore (client: Redis | Cluster, keyPrefix: string): EphemeralStore {
   client.defineCommand('twofoldAcceptStep', { numberOfKeys: 3, lua: ACCEPT_STEP })
   client.defineCommand('twofoldRegisterFailure', { numberOfKeys: 2, lua: REGISTER_FAILURE })
   client.defineCommand('twofoldConsumeCode', { numberOfKeys: 3, lua: CONSUME_CODE })
   client.defineCommand('twofoldTakeSendSlot', { numberOfKeys: 1, lua: TAKE_SEND_SLOT })
   client.defineCommand('twofoldReleaseSendInterval', { numberOfKeys: 1, lua: RELEASE_SEND_INTERVAL })
+  client.defineCommand('twofoldReadState', { numberOfKeys: 4, lua: READ_STATE })
   const redis = client as (Redis | Cluster) & ScriptCommands
+  const keysOf = (userId: string) => factorKeys(keyPrefix, userId)
 
   async function call<T> (fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
     } catch (err) {
-      throw new DependencyUnavailableError('store', { cause: err })
+      throw new DependencyUnavailableError({ cause: err })
     }
   }
 
+  // Every key of one user shares a hash tag, so one DEL may name several of them on a cluster.
+  const del = async (...keys: string[]) => { await call(() => redis.del(...keys)) }
+
   return {
     kind: 'redis',
-    async acceptStep (keys, step, ttlMs): Promise<AcceptResult> {
-      const [status, lockedMs] = await call(() => redis.twofoldAcceptStep(keys.lock, keys.lastStep, keys.failures, step, ttlMs))
+    async acceptStep (userId, step, ttlMs): Promise<AcceptResult> {
+      const k = keysOf(userId)
+      const [status, lockedMs] = await call(() => redis.twofoldAcceptStep(k.lock, k.lastStep, k.failures, step, ttlMs))
       if (status === 1) return { status: 'accepted' }
       if (status === 0) return { status: 'replayed' }
       return { status: 'locked', lockedMs: lockedMs ?? 0 }
     },
-    async registerFailure (keys, { max, lockMs, windowMs }) {
-      const [failures, lockedMs] = await call(() => redis.twofoldRegisterFailure(keys.failures, keys.lock, max, lockMs, windowMs))
+    async registerFailure (userId, { max, lockMs, windowMs }) {
+      const k = keysOf(userId)
+      const [failures, lockedMs] = await call(() => redis.twofoldRegisterFailure(k.failures, k.lock, max, lockMs, windowMs))
       return { failures, lockedMs }
     },
-    async putCode (key, hash, expiresAt, ttlMs) {
-      await call(() => redis.set(key, `${expiresAt}:${hash}`, 'PX', ttlMs))
+    async putSmsCode (userId, hash, expiresAt, ttlMs) {
+      await call(() => redis.set(keysOf(userId).smsCode, `${expiresAt}:${hash}`, 'PX', ttlMs))
     },
-    async consumeCode (keys, hash, now) {
-      const [status, lockedMs] = await call(() => redis.twofoldConsumeCode(keys.lock, keys.smsCode, keys.failures, hash, now))
+    async consumeSmsCode (userId, hash, now) {
+      const k = keysOf(userId)
+      const [status, lockedMs] = await call(() => redis.twofoldConsumeCode(k.lock, k.smsCode, k.failures, hash, now))
       if (status === 1) return { status: 'accepted' }
       if (status === 0) return { status: 'rejected' }
       return { status: 'locked', lockedMs: lockedMs ?? 0 }
     },
-    async takeSendSlot (key, now, { intervalMs, max, windowMs }) {
-      const [allowed, retryAfterMs] = await call(() => redis.twofoldTakeSendSlot(key, now, intervalMs, max, windowMs))
+    async takeSendSlot (userId, now, { intervalMs, max, windowMs }) {
+      const [allowed, retryAfterMs] = await call(() => redis.twofoldTakeSendSlot(keysOf(userId).smsSend, now, intervalMs, max, windowMs))
       return { allowed: allowed === 1, retryAfterMs }
     },
-    async releaseSendInterval (key, takenAt) {
-      await call(() => redis.twofoldReleaseSendInterval(key, takenAt))
+    async releaseSendInterval (userId, takenAt) {
+      await call(() => redis.twofoldReleaseSendInterval(keysOf(userId).smsSend, takenAt))
     },
-    async remainingMs (key) {
-      const ttl = await call(() => redis.pttl(key))
-      return ttl > 0 ? ttl : 0
+    async lockedMs (userId) {
+      return positive(await call(() => redis.pttl(keysOf(userId).lock)))
     },
-    async getCount (key) {
-      return Number(await call(() => redis.get(key)) ?? 0)
+    async state (userId) {
+      const k = keysOf(userId)
+      const [lastStep = 0, lastStepMs, failures = 0, failuresMs, lockedMs, sendThrottleMs] = await call(() => redis.twofoldReadState(k.lastStep, k.failures, k.lock, k.smsSend))
+      return { lastStep, lastStepMs: positive(lastStepMs), failures, failuresMs: positive(failuresMs), lockedMs: positive(lockedMs), sendThrottleMs: positive(sendThrottleMs) }
     },
-    async delete (...keys) {
-      // One DEL per key: keys of different users may live in different cluster slots.
-      await call(() => Promise.all(keys.map(key => redis.del(key))))
+    async resetFailures (userId) {
+      await del(keysOf(userId).failures)
+    },
+    async unlock (userId) {
+      const k = keysOf(userId)
+      await del(k.failures, k.lock)
+    },
+    async forget (userId) {
+      const k = keysOf(userId)
+      await del(k.failures, k.lock, k.lastStep, k.smsCode)
     },
     async ping () {
       await call(() => redis.ping())

@@ -5,8 +5,8 @@ import path from 'node:path'
 import t from 'tap'
 import { Secret, TOTP } from 'otpauth'
 import { buildOtpauthUrl, generateTotpCode, generateTotpSecret, matchTotpStep, timeStep } from '../../src/auth/totp.js'
-import { bearer, buildTestApp, loginToken, register, TestClock } from '../helper.js'
-import { amrOf, login, randomUsername, STEP_MS } from '../tfa-helpers.js'
+import { buildTestApp, TestClock } from '../helper.js'
+import { amrOf, bearer, login, plainUser, STEP_MS } from '../flows.js'
 
 // RFC 6238 Appendix B: the seeds are ASCII digits, of 20, 32 and 64 bytes for SHA1/256/512.
 const SEEDS = {
@@ -144,10 +144,7 @@ t.test('interop with oathtool: a secret from /tfa/enable validates and logs in',
   // oathtool reads the real clock, so the service's clock starts at real time.
   const clock = new TestClock(Date.now())
   const app = await buildTestApp(t, undefined, { now: clock.now })
-  const username = randomUsername()
-  const password = 'correct horse battery'
-  await register(app, username, password)
-  const token = await loginToken(app, { username, password })
+  const { username, password, token } = await plainUser(app)
   const enable = await app.inject({ method: 'POST', url: '/tfa/enable', headers: bearer(token) })
   t.equal(enable.statusCode, 200)
   const { secret } = enable.json() as { secret: string }
@@ -173,10 +170,7 @@ t.test('interop with oathtool: a secret from /tfa/enable validates and logs in',
 
 t.test('the QR code decodes (zbarimg) to exactly the otpauth URL', async (t) => {
   const app = await buildTestApp(t)
-  const username = randomUsername()
-  const password = 'correct horse battery'
-  await register(app, username, password)
-  const token = await loginToken(app, { username, password })
+  const { username, token } = await plainUser(app)
   const enable = await app.inject({ method: 'POST', url: '/tfa/enable', headers: bearer(token) })
   t.equal(enable.statusCode, 200)
   const body = enable.json() as { secret: string, otpauth_url: string, qr_code: string }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import t from 'tap'
-import { bearer, buildTestApp, createTestDatabase, loginToken, register, testConfig, TEST_REDIS_URL } from '../helper.js'
-import { INVALID_CREDENTIALS_BODY, login } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, TEST_REDIS_URL, testConfig } from '../helper.js'
+import { bearer, INVALID_CREDENTIALS_BODY, login, plainUser } from '../flows.js'
 import { builtFile, ROOT as root } from '../built.js'
 
 // `npm run admin:create -- <username>`, password on stdin: the first administrator, or an existing
@@ -62,8 +62,8 @@ t.test('creates an administrator from the password on stdin', async (t) => {
 })
 
 t.test('promotes an existing user; their password stays as it is', async (t) => {
-  const user = await register(app, 'support.lead', 'original password')
-  const before = await loginToken(app, { username: 'support.lead', password: 'original password' })
+  const user = await plainUser(app, { username: 'support.lead', password: 'original password' })
+  const before = user.token
   t.equal((await app.inject({ method: 'GET', url: '/admin/users', headers: bearer(before) })).statusCode, 403, 'not an admin yet')
 
   const run = await adminCreate(['Support.Lead'], 'a different password\n')

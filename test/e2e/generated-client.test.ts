@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { createTwofoldClient, type TwofoldClient } from '../../openapi/client/index.js'
-import { buildTestApp, TestClock, TFA_REQUIRED_BODY } from '../helper.js'
+import { buildTestApp, TestClock } from '../helper.js'
+import { TFA_REQUIRED_BODY } from '../flows.js'
 
 interface Documented { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> }
 const document = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as Documented

@@ -3,7 +3,8 @@ import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { ErrorCatalogue, errorBody } from '../../src/errors.js'
-import { bearer, buildTestApp, createTestDatabase, register, testConfig } from '../helper.js'
+import { buildTestApp, createTestDatabase, testConfig } from '../helper.js'
+import { bearer, register } from '../flows.js'
 
 /**
  * The response is exactly the envelope, byte for byte: keys message, code, identity, title in

@@ -1,10 +1,9 @@
 import t from 'tap'
-import { Redis } from 'ioredis'
 import { generateTotpCode, matchTotpStep } from '../../src/auth/totp.js'
 import { ConfigError } from '../../src/config/config.js'
 import { ErrorCatalogue, errorBody } from '../../src/errors.js'
-import { bearer, buildTestApp, createTestDatabase, createTfaUser, loginToken, register, TestClock, testConfig, TEST_REDIS_URL, TFA_REQUIRED_BODY } from '../helper.js'
-import { amrOf, INVALID_CREDENTIALS_BODY, INVALID_TOKEN_BODY, login, randomUsername, STEP_MS, TFA_LOCKED_BODY, UNAUTHENTICATED_BODY, wrongCode } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
+import { amrOf, bearer, createTfaUser, INVALID_CREDENTIALS_BODY, INVALID_TOKEN_BODY, login, loginToken, plainUser, randomUsername, STEP_MS, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, UNAUTHENTICATED_BODY, wrongCode } from '../flows.js'
 
 // The support desk (seeds 000, 003): an administrator from ADMIN_USERNAME + ADMIN_PASSWORD who
 // looks users up, resets a lost phone's TFA and unblocks a locked one.
@@ -47,11 +46,6 @@ const viewOf = async (id: string): Promise<AdminUser> => {
   return res.json()
 }
 
-async function plainUser (username = randomUsername(), password = 'plain password 1') {
-  const user = await register(app, username, password)
-  return { ...user, password, token: await loginToken(app, { username, password }) }
-}
-
 t.test('configuration: ADMIN_USERNAME and ADMIN_PASSWORD go together', async (t) => {
   t.throws(() => testConfig({ ADMIN_USERNAME: 'someone' }), ConfigError, 'username alone')
   t.throws(() => testConfig({ ADMIN_PASSWORD: 'long enough password' }), ConfigError, 'password alone')
@@ -78,7 +72,7 @@ t.test('a second start with the same variables changes nothing; a start naming a
   t.equal((await login(again, { username: ADMIN, password: 'another password 2' })).body, INVALID_CREDENTIALS_BODY, 'the new variable does not reset it')
 
   // Whoever registered the name first must not become administrator by an operator's variable.
-  const existing = await plainUser()
+  const existing = await plainUser(app)
   const squatted = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, ADMIN_USERNAME: existing.username, ADMIN_PASSWORD: 'ignored password 3' }), { now: clock.now })
   const row = await squatted.prisma.user.findUnique({ where: { id: existing.id }, select: { role: true } })
   t.equal(row?.role, 'user', 'not promoted')
@@ -87,8 +81,8 @@ t.test('a second start with the same variables changes nothing; a start naming a
 })
 
 t.test('admin routes: 401 without a token, 403 (the envelope) for a non-admin, on every route', async (t) => {
-  const user = await plainUser()
-  const target = await plainUser()
+  const user = await plainUser(app)
+  const target = await plainUser(app)
   const routes: Array<['GET' | 'POST', string]> = [
     ['GET', '/admin/users'],
     ['GET', `/admin/users?username=${target.username}`],
@@ -112,7 +106,7 @@ t.test('admin routes: 401 without a token, 403 (the envelope) for a non-admin, o
 })
 
 t.test('a demoted administrator loses access at once, with the same token', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   await app.prisma.user.update({ where: { id: user.id }, data: { role: 'admin' } })
   t.equal((await app.inject({ method: 'GET', url: '/admin/users', headers: bearer(user.token) })).statusCode, 200)
   await app.prisma.user.update({ where: { id: user.id }, data: { role: 'user' } })
@@ -150,7 +144,7 @@ t.test('find users by exact username (case-insensitive) or by prefix', async (t)
   const prefix = `find${randomUsername().slice(1, 7)}`
   const names = [`${prefix}-carol`, `${prefix}-alice`, `${prefix}-bob`]
   const users = []
-  for (const name of names) users.push(await plainUser(name))
+  for (const name of names) users.push(await plainUser(app, { username: name }))
 
   const exact = await adminGet(`/admin/users?username=${encodeURIComponent(names[1]!.toUpperCase())}`)
   t.equal(exact.statusCode, 200)
@@ -173,7 +167,7 @@ t.test('find users by exact username (case-insensitive) or by prefix', async (t)
 })
 
 t.test('the user view: TFA state, device, recovery codes, lock and failures', async (t) => {
-  const plain = await plainUser()
+  const plain = await plainUser(app)
   const before = await viewOf(plain.id)
   t.same(before.tfa, {
     enabled: false,
@@ -214,8 +208,7 @@ t.test('done when: a reset invalidates the old phone\'s codes immediately', asyn
   await login(app, { username: user.username, password: user.password, totp: wrongCode(user.secret, clock.now()) })
   t.equal((await login(app, { username: user.username, password: user.password, totp: user.code() })).statusCode, 200)
   clock.advance(STEP_MS)
-  const keys = app.secondFactor.keysOf(user.id)
-  t.equal(await app.store.getCount(keys.failures), 0, 'a right code clears the count')
+  t.equal(await app.secondFactor.failures(user.id), 0, 'a right code clears the count')
   await login(app, { username: user.username, password: user.password, totp: wrongCode(user.secret, clock.now()) })
   t.equal((await viewOf(user.id)).tfa.failures, 1)
 
@@ -242,9 +235,8 @@ t.test('done when: a reset invalidates the old phone\'s codes immediately', asyn
   // Everything about the factor is gone: secret, recovery codes, counters, used steps.
   t.equal(await app.prisma.twoFactor.count({ where: { userId: user.id } }), 0, 'no secret row')
   t.equal(await app.prisma.recoveryCode.count({ where: { userId: user.id } }), 0, 'no recovery codes')
-  const redis = new Redis(TEST_REDIS_URL)
-  t.teardown(() => { redis.disconnect() })
-  t.equal(await redis.exists(keys.failures, keys.lock, keys.lastStep), 0, 'no failure count, lock or used-step record')
+  const left = await app.store.state(user.id)
+  t.same({ failures: left.failures, lockedMs: left.lockedMs, lastStep: left.lastStep }, { failures: 0, lockedMs: 0, lastStep: 0 }, 'no failure count, lock or used-step record')
 
   // The old phone's code, still valid for the clock, is refused right away: with TFA off it is no
   // factor at all. Appended to the password it only makes the password wrong…
@@ -291,7 +283,7 @@ t.test('done when: a reset invalidates the old phone\'s codes immediately', asyn
 })
 
 t.test('a reset also removes a pending secret (enable without validate)', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const { secret } = (await app.inject({ method: 'POST', url: '/tfa/enable', headers: bearer(user.token) })).json() as { secret: string }
   t.equal((await viewOf(user.id)).tfa.pending, true)
   const reset = await adminPost(`/admin/users/${user.id}/tfa/reset`)
@@ -347,7 +339,7 @@ t.test('done when: an unlock lets the right code in', async (t) => {
 t.test('an administrator with TFA on must hold a token that passed it (amr mfa)', async (t) => {
   const admin = await createTfaUser(app, clock)
   await app.prisma.user.update({ where: { id: admin.id }, data: { role: 'admin' } })
-  const target = await plainUser()
+  const target = await plainUser(app)
 
   // The token from before TFA was switched on has amr ['pwd'].
   t.same(app.jwt.decode<{ amr: string[] }>(admin.token)?.amr, ['pwd'])

@@ -3,21 +3,14 @@ import t from 'tap'
 import { API_KEY_PREFIX, generateApiKey, isWellFormedApiKey } from '../../src/auth/api-key-format.js'
 import { generateTotpCode } from '../../src/auth/totp.js'
 import { errorBody, ErrorCatalogue } from '../../src/errors.js'
-import { bearer, buildTestApp, createTestDatabase, createTfaUser, loginToken, register, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
-import { login, randomUsername } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
+import { bearer, createTfaUser, login, loginToken, plainUser, TFA_REQUIRED_BODY } from '../flows.js'
 
 const clock = new TestClock()
 const databaseUrl = await createTestDatabase(t)
 // A long login token, to show that key tokens are capped at 15 minutes whatever JWT_TTL_SECONDS says.
 const app = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, JWT_TTL_SECONDS: '3600' }), { now: clock.now })
-const PASSWORD = 'correct horse battery'
 const INVALID_API_KEY_BODY = JSON.stringify(errorBody(401, ErrorCatalogue.invalidApiKey.message))
-
-async function plainUser () {
-  const username = randomUsername()
-  const user = await register(app, username, PASSWORD)
-  return { ...user, token: await loginToken(app, { username, password: PASSWORD }) }
-}
 
 const createKey = async (token: string, payload: Record<string, string> = { name: 'ci' }) =>
   await app.inject({ method: 'POST', url: '/api-keys', headers: bearer(token), payload })
@@ -25,7 +18,7 @@ const exchange = async (key: string) => await app.inject({ method: 'POST', url: 
 const claimsOf = (token: string) => app.jwt.decode(token) as { sub: string, amr: string[], iat: number, exp: number }
 
 t.test('create → exchange at /token → the token works as a Bearer token', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const created = await createKey(user.token, { name: 'deploy bot' })
   t.equal(created.statusCode, 201, created.body)
   const body = created.json() as { id: string, name: string, key: string, expires_at: string | null }
@@ -61,19 +54,19 @@ t.test('create → exchange at /token → the token works as a Bearer token', as
 })
 
 t.test('an API key keeps working after its owner enables TFA: no code asked', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const { key } = (await createKey(user.token)).json() as { key: string }
   const { secret } = (await app.inject({ method: 'POST', url: '/tfa/enable', headers: bearer(user.token) })).json() as { secret: string }
   t.equal((await app.inject({ method: 'POST', url: '/tfa/validate', headers: bearer(user.token), payload: { totp: generateTotpCode(secret, clock.now()) } })).statusCode, 200)
   clock.advance(30_000)
-  t.equal((await login(app, { username: user.username, password: PASSWORD })).body, TFA_REQUIRED_BODY, 'the password alone no longer logs in')
+  t.equal((await login(app, { username: user.username, password: user.password })).body, TFA_REQUIRED_BODY, 'the password alone no longer logs in')
   const res = await exchange(key)
   t.equal(res.statusCode, 200, res.body)
 })
 
 t.test('a revoked key fails at once; another user cannot revoke it', async (t) => {
-  const owner = await plainUser()
-  const other = await plainUser()
+  const owner = await plainUser(app)
+  const other = await plainUser(app)
   const { id, key } = (await createKey(owner.token)).json() as { id: string, key: string }
   t.equal((await exchange(key)).statusCode, 200)
 
@@ -92,7 +85,7 @@ t.test('a revoked key fails at once; another user cannot revoke it', async (t) =
 })
 
 t.test('expires_at: refused in the past, and a key stops working once it passes', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const past = await createKey(user.token, { name: 'old', expires_at: new Date(clock.now() - 1000).toISOString() })
   t.equal(past.statusCode, 400)
   const garbage = await createKey(user.token, { name: 'bad', expires_at: 'tomorrow' })
@@ -129,7 +122,7 @@ t.test('unknown, garbled and missing keys all get the same 401', async (t) => {
 })
 
 t.test('the list never shows a key', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const first = await createKey(user.token, { name: 'a' })
   clock.advance(1) // the test clock stands still: without this both keys share a creation time
   const keys = [first, await createKey(user.token, { name: 'b' })].map(r => r.json() as { id: string, key: string })
@@ -143,7 +136,7 @@ t.test('the list never shows a key', async (t) => {
   t.same(rows.map(r => r.name), ['b', 'a'], 'newest first')
   t.same(Object.keys(rows[0]!).sort(), ['created_at', 'expired', 'expires_at', 'hint', 'id', 'last_used_at', 'name'])
   t.equal(rows[1]!.hint, `twofold_ak_…${keys[0]!.key.slice(-4)}`)
-  const other = await plainUser()
+  const other = await plainUser(app)
   t.same((await app.inject({ method: 'GET', url: '/api-keys', headers: bearer(other.token) })).json(), { api_keys: [] }, "another user's list is their own")
 })
 
@@ -167,7 +160,7 @@ t.test('who may create keys', async (t) => {
 })
 
 t.test('the database holds no API key in clear', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const keys = await Promise.all([1, 2, 3].map(async () => ((await createKey(user.token)).json() as { key: string }).key))
   await exchange(keys[0]!)
   const dump = execFileSync('pg_dump', ['--data-only', databaseUrl], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })

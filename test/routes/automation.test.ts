@@ -1,10 +1,9 @@
 import t from 'tap'
 import { ensureAdmin } from '../../src/auth/admin.js'
 import { generateTotpCode } from '../../src/auth/totp.js'
-import { AUTOMATION_WARNING } from '../../src/auth/tfa-enrolment.js'
-import { errorBody, ErrorCatalogue } from '../../src/errors.js'
-import { bearer, buildTestApp, loginToken, TestClock } from '../helper.js'
-import { randomUsername } from '../tfa-helpers.js'
+import { AUTOMATION_WARNING, errorBody, ErrorCatalogue } from '../../src/errors.js'
+import { buildTestApp, TestClock } from '../helper.js'
+import { bearer, loginToken, randomUsername } from '../flows.js'
 
 const clock = new TestClock()
 const app = await buildTestApp(t, undefined, { now: clock.now })

@@ -3,8 +3,8 @@ import type { LightMyRequestResponse } from 'fastify'
 import type { App } from '../../src/app.js'
 import { generateTotpCode } from '../../src/auth/totp.js'
 import { ErrorCatalogue, errorBody } from '../../src/errors.js'
-import { bearer, buildTestApp, createTestDatabase, createTfaUser, register, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
-import { amrOf, login, randomUsername, STEP_MS } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
+import { amrOf, bearer, createTfaUser, login, randomUsername, register, STEP_MS, TFA_REQUIRED_BODY } from '../flows.js'
 
 // Seed 003: TFA becomes mandatory on a date. Before it, users without TFA are reminded; from it,
 // they get a token that only lets them enrol. app.now (the TestClock) decides which side we are on.
@@ -20,12 +20,6 @@ const app = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDat
 interface TokenBody { access_token: string, token_type: string, expires_in: number, scope?: string, tfa_enrollment_required?: boolean, tfa_reminder?: string }
 const claimsOf = (instance: App, res: LightMyRequestResponse) =>
   instance.jwt.decode<{ sub: string, amr: string[], scope?: string }>((res.json() as TokenBody).access_token)!
-
-async function plainUser (instance: App = app) {
-  const username = randomUsername()
-  const user = await register(instance, username, PASSWORD)
-  return { ...user, password: PASSWORD }
-}
 
 /** Every protected route outside the enrolment set, with a body it would accept. */
 function otherRoutes (userId: string): Array<{ method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: Record<string, unknown> }> {
@@ -56,7 +50,7 @@ interface Tap { equal: (found: unknown, wanted: unknown, message: string) => boo
 
 t.test('before TFA_REQUIRED_FROM: a user without TFA gets a normal token and a reminder', async (t) => {
   clock.ms = FROM_MS - 10 * DAY_MS
-  const user = await plainUser()
+  const user = await register(app, randomUsername(), PASSWORD)
   const res = await login(app, { username: user.username, password: user.password })
   t.equal(res.statusCode, 200)
   const body = res.json() as TokenBody
@@ -83,7 +77,7 @@ t.test('before TFA_REQUIRED_FROM: a user without TFA gets a normal token and a r
 
 t.test('from TFA_REQUIRED_FROM: an enrolment-only token', async (t) => {
   clock.ms = FROM_MS
-  const user = await plainUser()
+  const user = await register(app, randomUsername(), PASSWORD)
   const res = await login(app, { username: user.username, password: user.password })
   t.equal(res.statusCode, 200)
   const body = res.json() as TokenBody
@@ -106,7 +100,7 @@ t.test('from TFA_REQUIRED_FROM: an enrolment-only token', async (t) => {
 
 t.test('done when: the enrolment-only token can\'t reach other routes, only enrolment', async (t) => {
   clock.ms = FROM_MS + DAY_MS
-  const user = await plainUser()
+  const user = await register(app, randomUsername(), PASSWORD)
   const token = (await login(app, { username: user.username, password: user.password })).json().access_token as string
 
   // Refused everywhere else, before anything happens: the password was not changed.
@@ -156,7 +150,7 @@ t.test('done when: the enrolment-only token can\'t reach other routes, only enro
 
 t.test('an administrator without TFA is no exception: enrolment only, admin routes 403', async (t) => {
   clock.ms = FROM_MS + DAY_MS
-  const admin = await plainUser()
+  const admin = await register(app, randomUsername(), PASSWORD)
   await app.prisma.user.update({ where: { id: admin.id }, data: { role: 'admin' } })
   const res = await login(app, { username: admin.username, password: admin.password })
   t.equal((res.json() as TokenBody).scope, 'tfa:enroll')
@@ -219,7 +213,7 @@ t.test('TFA_REQUIRED without a date: mandatory at once', async (t) => {
   const now = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), TFA_REQUIRED: 'true' }), { now: clock.now })
   t.equal(now.config.tfa.requiredFrom, undefined)
   clock.ms = Date.now()
-  const user = await plainUser(now)
+  const user = await register(now, randomUsername(), PASSWORD)
   const res = await login(now, { username: user.username, password: user.password })
   t.equal(res.statusCode, 200)
   const body = res.json() as TokenBody
@@ -233,7 +227,7 @@ t.test('TFA_REQUIRED without a date: mandatory at once', async (t) => {
 
 t.test('without TFA_REQUIRED, a date alone changes nothing', async (t) => {
   const optional = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), TFA_REQUIRED_FROM: REQUIRED_FROM }), { now: clock.now })
-  const user = await plainUser(optional)
+  const user = await register(optional, randomUsername(), PASSWORD)
   for (const ms of [FROM_MS - DAY_MS, FROM_MS + DAY_MS]) {
     clock.ms = ms
     const res = await login(optional, { username: user.username, password: user.password })
@@ -243,7 +237,7 @@ t.test('without TFA_REQUIRED, a date alone changes nothing', async (t) => {
 })
 
 t.test('mandatory TFA overrides a login left unprotected before it became mandatory', async (t) => {
-  const user = await createTfaUser(app, clock, randomUsername(), PASSWORD)
+  const user = await createTfaUser(app, clock, { password: PASSWORD })
   // As if saved while TFA was still optional (the settings route now refuses it).
   await app.prisma.user.update({ where: { id: user.id }, data: { protectedActions: ['password_change'] } })
   t.equal((await login(app, { username: user.username, password: PASSWORD })).body, TFA_REQUIRED_BODY, 'the password alone is not enough')

@@ -1,31 +1,22 @@
 import t from 'tap'
 import { ErrorCatalogue, errorBody } from '../../src/errors.js'
-import { bearer, buildTestApp, createTfaUser, loginToken, register, TestClock, TFA_REQUIRED_BODY } from '../helper.js'
-import { amrOf, INVALID_CREDENTIALS_BODY, INVALID_TOKEN_BODY, login, randomUsername, STEP_MS, TFA_LOCKED_BODY, UNAUTHENTICATED_BODY, wrongCode } from '../tfa-helpers.js'
+import { buildTestApp, TestClock } from '../helper.js'
+import { amrOf, bearer, createTfaUser, DEFAULT_PASSWORD as PASSWORD, INVALID_CREDENTIALS_BODY, INVALID_TOKEN_BODY, login, loginToken, plainUser, STEP_MS, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, type TfaUser, UNAUTHENTICATED_BODY, wrongCode } from '../flows.js'
 
 // Sensitive actions (seed 001): changing the password takes a code when TFA is on, and the user
 // chooses which actions are protected — except disabling TFA and regenerating recovery codes.
 const clock = new TestClock()
 const app = await buildTestApp(t, undefined, { now: clock.now })
-const PASSWORD = 'correct horse battery'
 const NEW_PASSWORD = 'a brand new passphrase'
 const CURRENT_PASSWORD_WRONG_BODY = JSON.stringify(errorBody(400, ErrorCatalogue.currentPasswordWrong.message))
 const DEFAULT_SETTINGS = { protected_actions: ['login', 'password_change'], always_protected: ['tfa_disable', 'recovery_codes_regenerate', 'tfa_settings_change'] }
-
-type TfaUser = Awaited<ReturnType<typeof createTfaUser>>
-
-async function plainUser () {
-  const username = randomUsername()
-  const user = await register(app, username, PASSWORD)
-  return { ...user, password: PASSWORD, token: await loginToken(app, { username, password: PASSWORD }) }
-}
 
 const changePassword = async (token: string, payload: Record<string, unknown>) =>
   await app.inject({ method: 'POST', url: '/password', headers: bearer(token), payload })
 const putSettings = async (token: string, payload: Record<string, unknown>) =>
   await app.inject({ method: 'PUT', url: '/tfa/settings', headers: bearer(token), payload })
 const getSettings = async (token: string) => await app.inject({ method: 'GET', url: '/tfa/settings', headers: bearer(token) })
-const failures = async (user: { id: string }) => await app.store.getCount(app.secondFactor.keysOf(user.id).failures)
+const failures = async (user: { id: string }) => await app.secondFactor.failures(user.id)
 
 /** The password is still `password`: it logs in (with a fresh code for a TFA user) and `other` does not. */
 async function assertPassword (t: Tap, user: { username: string }, password: string, other: string, code?: () => string) {
@@ -45,7 +36,7 @@ t.test('POST /password needs a bearer token', async (t) => {
 })
 
 t.test('without TFA: the current password for a new one (204); the old one stops working', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const res = await changePassword(user.token, { current_password: PASSWORD, new_password: NEW_PASSWORD })
   t.equal(res.statusCode, 204)
   t.equal(res.body, '')
@@ -58,7 +49,7 @@ t.test('without TFA: the current password for a new one (204); the old one stops
 })
 
 t.test('a wrong current password: 400 "The current password is wrong.", nothing changes', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const res = await changePassword(user.token, { current_password: 'not my password', new_password: NEW_PASSWORD })
   t.equal(res.statusCode, 400)
   t.equal(res.body, CURRENT_PASSWORD_WRONG_BODY)
@@ -67,7 +58,7 @@ t.test('a wrong current password: 400 "The current password is wrong.", nothing 
 })
 
 t.test('the new password follows the registration policy', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const short = await changePassword(user.token, { current_password: PASSWORD, new_password: 'short' })
   t.equal(short.statusCode, 400)
   const long = await changePassword(user.token, { current_password: PASSWORD, new_password: 'x'.repeat(73) })
@@ -180,7 +171,7 @@ t.test('with TFA on: wrong codes at POST /password count towards the lock, share
 })
 
 t.test('GET /tfa/settings: the defaults, with or without TFA', async (t) => {
-  const plain = await plainUser()
+  const plain = await plainUser(app)
   const res = await getSettings(plain.token)
   t.equal(res.statusCode, 200)
   t.same(res.json(), DEFAULT_SETTINGS)
@@ -213,7 +204,7 @@ t.test('PUT /tfa/settings with TFA on needs a right, unused code', async (t) => 
 })
 
 t.test('PUT /tfa/settings validates the actions', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   for (const actions of [['tfa_disable'], ['login', 'login'], ['everything'], 'login']) {
     const res = await putSettings(user.token, { protected_actions: actions })
     t.equal(res.statusCode, 400, JSON.stringify(actions))
@@ -223,7 +214,7 @@ t.test('PUT /tfa/settings validates the actions', async (t) => {
 })
 
 t.test('without TFA, settings change without a code and take effect once TFA is on', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const res = await putSettings(user.token, { protected_actions: ['password_change'] })
   t.equal(res.statusCode, 200)
   t.same(res.json().protected_actions, ['password_change'])

@@ -1,7 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import t from 'tap'
 import { ErrorCatalogue } from '../../src/errors.js'
-import { bearer, buildTestApp, createTestDatabase, loginToken, register, testConfig } from '../helper.js'
+import { buildTestApp, createTestDatabase, testConfig } from '../helper.js'
+import { bearer, plainUser, register } from '../flows.js'
 
 const JWT_SECRET = randomBytes(32).toString('base64')
 // Cost 8: slow enough that a skipped hash shows in the timing test, fast enough for a suite.
@@ -122,8 +123,8 @@ t.test('wrong password and unknown user: same body, similar time', async (t) => 
 })
 
 t.test('GET /me', async (t) => {
-  const user = await register(app, 'meuser', 'correct horse')
-  const token = await loginToken(app, { username: 'meuser', password: 'correct horse' })
+  const user = await plainUser(app, { username: 'meuser', password: 'correct horse' })
+  const { token } = user
   const res = await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })
   t.equal(res.statusCode, 200)
   t.same(res.json(), { id: user.id, username: 'meuser' })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { App } from '../../src/app.js'
-import { buildTestApp, createTestDatabase, createTfaUser, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
-import { countStatuses, login, randomUsername, sharedEnv, TFA_LOCKED_BODY, wrongCode } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, sharedEnv, TestClock, testConfig } from '../helper.js'
+import { countStatuses, createTfaUser, login, randomUsername, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, wrongCode } from '../flows.js'
 
 // Instances are stateless: three of them behind a load balancer share PostgreSQL and Redis (a node,
 // or the cluster under npm run test:cluster), and must agree on used codes, failures, locks and
@@ -31,7 +31,7 @@ t.test('failures and the lock are shared: 5 wrong codes over 3 instances lock al
     const res = await login(pick(i), { username: user.username, password: user.password, totp: wrongCode(user.secret, clock.now()) })
     t.equal(res.body, TFA_REQUIRED_BODY, `failure ${i + 1} on instance ${i % 3}`)
   }
-  t.equal(await pick(2).store.getCount(pick(2).secondFactor.keysOf(user.id).failures), 4, 'every instance sees the same count')
+  t.equal(await pick(2).secondFactor.failures(user.id), 4, 'every instance sees the same count')
   const fifth = await login(pick(4), { username: user.username, password: user.password, totp: wrongCode(user.secret, clock.now()) })
   t.equal(fifth.statusCode, 429, 'the fifth failure locks')
   for (const [i, app] of instances.entries()) {

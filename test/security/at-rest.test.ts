@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createSecretBox } from '../../src/auth/secret-box.js'
 import { generateTotpCode } from '../../src/auth/totp.js'
-import { bearer, buildTestApp, createTestDatabase, createTfaUser, loginToken, register, TestClock, testConfig } from '../helper.js'
-import { login, randomUsername, sharedEnv, STEP_MS } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, sharedEnv, TestClock, testConfig } from '../helper.js'
+import { bearer, createTfaUser, login, plainUser, STEP_MS } from '../flows.js'
 
 const clock = new TestClock()
 const databaseUrl = await createTestDatabase(t)
@@ -24,10 +24,7 @@ function found (text: string, secret: string, recoveryCodes: string[]): string[]
 }
 
 t.test('neither the TOTP secret nor any recovery code is in the database in clear', async (t) => {
-  const username = randomUsername()
-  const password = 'correct horse battery'
-  await register(app, username, password)
-  const token = await loginToken(app, { username, password })
+  const { username, password, token } = await plainUser(app)
   const enable = await app.inject({ method: 'POST', url: '/tfa/enable', headers: bearer(token) })
   const { secret } = enable.json() as { secret: string }
 

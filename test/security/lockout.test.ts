@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import type { App } from '../../src/app.js'
-import { bearer, buildTestApp, createTestDatabase, createTfaUser, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
-import { countStatuses, INVALID_CREDENTIALS_BODY, INVALID_TOKEN_BODY, login, sharedEnv, STEP_MS, TFA_LOCKED_BODY, wrongCode } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, sharedEnv, TestClock, testConfig } from '../helper.js'
+import { bearer, countStatuses, createTfaUser, INVALID_CREDENTIALS_BODY, INVALID_TOKEN_BODY, login, STEP_MS, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, type TfaUser, wrongCode } from '../flows.js'
 
 // Two instances of one deployment (same database, Redis prefix and secrets), with the defaults
 // TFA_MAX_FAILURES=5 and TFA_LOCK_SECONDS=900.
@@ -14,7 +14,6 @@ const other = await buildTestApp(t, config, { now: clock.now })
 t.equal(config.tfa.maxFailures, 5)
 t.equal(config.tfa.lockSeconds, 900)
 
-type User = Awaited<ReturnType<typeof createTfaUser>>
 /** The assertions the helpers below use, of a tap test. */
 interface Tap {
   equal: (found: unknown, wanted: unknown, message: string) => boolean
@@ -22,7 +21,7 @@ interface Tap {
   ok: (value: unknown, message: string) => boolean
 }
 
-const failures = async (instance: App, user: User) => await instance.store.getCount(instance.secondFactor.keysOf(user.id).failures)
+const failures = async (instance: App, user: TfaUser) => await instance.secondFactor.failures(user.id)
 
 /** 429 with the lock's envelope and a Retry-After of whole seconds in (0, max]. */
 function assertLocked (t: Tap, res: LightMyRequestResponse, max: number, label: string) {
@@ -34,7 +33,7 @@ function assertLocked (t: Tap, res: LightMyRequestResponse, max: number, label: 
 }
 
 /** Four wrong codes answered with the TFA body, the fifth locks (429). */
-async function lockWithWrongCodes (t: Tap, instance: App, user: User) {
+async function lockWithWrongCodes (t: Tap, instance: App, user: TfaUser) {
   for (let i = 1; i <= 4; i++) {
     const res = await login(instance, { username: user.username, password: user.password, totp: wrongCode(user.secret, clock.now()) })
     t.equal(res.body, TFA_REQUIRED_BODY, `wrong code ${i}: still the TFA body`)
@@ -67,7 +66,7 @@ t.test('5 wrong codes lock the second factor: the right code then gets 429 + Ret
   // The locked attempts spent nothing: the recovery code was not consumed, TFA is still on.
   t.equal((await app.inject({ method: 'GET', url: '/tfa', headers: bearer(user.token) })).json().recovery_codes_left, 10)
   t.equal((await app.inject({ method: 'GET', url: '/tfa', headers: bearer(user.token) })).json().enabled, true)
-  const ttl = await app.store.remainingMs(app.secondFactor.keysOf(user.id).lock)
+  const ttl = await app.secondFactor.lockedMs(user.id)
   t.ok(ttl > 890_000 && ttl <= 900_000, `the lock lasts TFA_LOCK_SECONDS (${ttl} ms left)`)
 })
 
@@ -95,7 +94,7 @@ t.test('wrong passwords never count, even 50 of them', async (t) => {
     t.equal(res.body, INVALID_CREDENTIALS_BODY)
   }
   t.equal(await failures(app, user), 0, 'no failure recorded')
-  t.equal(await app.store.remainingMs(app.secondFactor.keysOf(user.id).lock), 0, 'no lock')
+  t.equal(await app.secondFactor.lockedMs(user.id), 0, 'no lock')
   const res = await login(app, { username: user.username, password: user.password, totp: user.code() })
   t.equal(res.statusCode, 200)
 })
@@ -159,7 +158,7 @@ t.test('a concurrent burst of wrong codes loses no count (Redis)', async (t) => 
   const bad = wrongCode(user.secret, burstClock.now())
   const responses = await Promise.all(Array.from({ length: 30 }, () => login(burst, { username: user.username, password: user.password, totp: bad })))
   t.same(countStatuses(responses), { 401: 30 })
-  t.equal(await burst.store.getCount(burst.secondFactor.keysOf(user.id).failures), 30, 'every failure counted')
+  t.equal(await burst.secondFactor.failures(user.id), 30, 'every failure counted')
 })
 
 t.test('a concurrent burst against the default limit: exactly 4 TFA bodies, then the lock', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { hashRecoveryCode, normalizeRecoveryCode } from '../../src/auth/recovery-codes.js'
-import { bearer, buildTestApp, createTestDatabase, createTfaUser, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
-import { amrOf, countStatuses, login, sharedEnv } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, sharedEnv, TestClock, testConfig } from '../helper.js'
+import { amrOf, bearer, countStatuses, createTfaUser, login, TFA_REQUIRED_BODY } from '../flows.js'
 
 // A high failure limit: the concurrent test's 19 losers must each be a plain refusal, not a lock.
 const clock = new TestClock()

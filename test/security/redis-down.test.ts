@@ -1,8 +1,8 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { DependencyUnavailableError } from '../../src/errors.js'
-import { bearer, buildTestApp, createTestDatabase, createTfaUser, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
-import { login, sharedEnv, UNAVAILABLE_BODY } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, sharedEnv, TestClock, testConfig } from '../helper.js'
+import { bearer, createTfaUser, login, TFA_REQUIRED_BODY, UNAVAILABLE_BODY } from '../flows.js'
 
 // Nothing listens on this port: the instance built on it has lost its Redis.
 const DEAD_REDIS_URL = 'redis://127.0.0.1:6391'

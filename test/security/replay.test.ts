@@ -1,7 +1,7 @@
 import t from 'tap'
 import { generateTotpCode } from '../../src/auth/totp.js'
-import { buildTestApp, createTestDatabase, createTfaUser, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
-import { countStatuses, enrolWithoutAdvance, login, sharedEnv, STEP_MS } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, sharedEnv, TestClock, testConfig } from '../helper.js'
+import { countStatuses, createTfaUser, login, STEP_MS, TFA_REQUIRED_BODY } from '../flows.js'
 
 // One deployment of two instances: same database, same Redis prefix, same secrets, one clock.
 // A high failure limit keeps the lock out of the way, so every refusal below is a replay refusal.
@@ -11,7 +11,7 @@ const app = await buildTestApp(t, config, { now: clock.now })
 const other = await buildTestApp(t, config, { now: clock.now })
 
 t.test('the code that activated TFA is refused at login (same clock, no advance)', async (t) => {
-  const user = await enrolWithoutAdvance(app, clock)
+  const user = await createTfaUser(app, clock, { advance: false })
   const inField = await login(app, { username: user.username, password: user.password, totp: user.validatingCode })
   t.equal(inField.statusCode, 401)
   t.equal(inField.body, TFA_REQUIRED_BODY)

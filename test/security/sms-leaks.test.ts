@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
-import { bearer, buildTestApp, createTestDatabase, loginToken, register, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
-import { randomPhone, startSmsReceiver } from '../sms-receiver.js'
-import { login, randomUsername } from '../tfa-helpers.js'
+import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
+import { bearer, login, plainUser, randomPhone, TFA_REQUIRED_BODY } from '../flows.js'
+import { startSmsReceiver } from '../sms-receiver.js'
 
 const PASSWORD = 'correct horse battery'
 
@@ -23,9 +23,8 @@ async function appWithLog (t: Test, env: Record<string, string>) {
 t.test('webhook transport: codes, numbers and the webhook secret never reach the log or the audit trail', async (t) => {
   const receiver = await startSmsReceiver(t)
   const { app, clock, log } = await appWithLog(t, receiver.env)
-  const username = randomUsername()
-  const user = await register(app, username, PASSWORD)
-  const token = await loginToken(app, { username, password: PASSWORD })
+  const user = await plainUser(app, { password: PASSWORD })
+  const { username, token } = user
   const phone = randomPhone()
   await app.inject({ method: 'POST', url: '/tfa/sms/phone', headers: bearer(token), payload: { phone } })
   const enrolCode = receiver.lastCode(phone)
@@ -52,9 +51,7 @@ t.test('webhook transport: codes, numbers and the webhook secret never reach the
 
 t.test('log transport (development only): the code is in the log, the number masked', async (t) => {
   const { app, log, lines } = await appWithLog(t, { SMS_TRANSPORT: 'log' })
-  const username = randomUsername()
-  await register(app, username, PASSWORD)
-  const token = await loginToken(app, { username, password: PASSWORD })
+  const { token } = await plainUser(app, { password: PASSWORD })
   const phone = randomPhone()
   const res = await app.inject({ method: 'POST', url: '/tfa/sms/phone', headers: bearer(token), payload: { phone } })
   t.equal(res.statusCode, 202, res.body)

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { Cluster, Redis } from 'ioredis'
-import type { EphemeralStore, FactorKeys } from '../../src/store/ephemeral-store.js'
-import { factorKeys } from '../../src/store/keys.js'
+import type { EphemeralStore } from '../../src/store/ephemeral-store.js'
 import { createMemoryStore } from '../../src/store/memory-store.js'
 import { createRedisStore } from '../../src/store/redis-store.js'
 import { createTestRedis, TEST_REDIS_CLUSTER_NODES, TestClock } from '../helper.js'
@@ -19,13 +18,15 @@ interface Backend {
 }
 
 let userCounter = 0
-const freshKeys = (prefix: string): FactorKeys => factorKeys(prefix, `user-${++userCounter}-${randomBytes(4).toString('hex')}`)
+// Any string names a user to the store; the store alone knows its keys.
+const freshUser = () => `user-${++userCounter}-${randomBytes(4).toString('hex')}`
 
 /** The EphemeralStore contract: every implementation must pass all of it. */
-function storeContract (name: string, factory: (t: Test) => Promise<Backend & { prefix: string }>) {
+function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
   t.test(name, async (t) => {
-    const { store, peers, elapse, shortTtlMs, prefix } = await factory(t)
-    const keys = () => freshKeys(prefix)
+    const { store, peers, elapse, shortTtlMs } = await factory(t)
+    const keys = freshUser
+    const state = async (user: string) => await store.state(user)
     const LONG = 60_000
 
     t.test('acceptStep: once per step, never an older one', async (t) => {
@@ -37,7 +38,7 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       t.same(await store.acceptStep(k, 1001, LONG), { status: 'accepted' }, 'newer step accepted')
       t.same(await store.acceptStep(k, 1000, LONG), { status: 'replayed' }, 'the step before the newest refused')
       t.same(await store.acceptStep(k, 1001, LONG), { status: 'replayed' })
-      t.equal(await store.getCount(k.lastStep), 1001, 'the last step is kept')
+      t.equal((await state(k)).lastStep, 1001, 'the last step is kept')
       t.same(await store.acceptStep(keys(), 1000, LONG), { status: 'accepted' }, 'another user is independent')
     })
 
@@ -45,14 +46,14 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       const k = keys()
       const opts = { max: 3, lockMs: 30_000, windowMs: LONG }
       t.same(await store.registerFailure(k, opts), { failures: 1, lockedMs: 0 })
-      t.equal(await store.getCount(k.failures), 1)
+      t.equal((await state(k)).failures, 1)
       t.same(await store.registerFailure(k, opts), { failures: 2, lockedMs: 0 })
-      t.equal(await store.getCount(k.failures), 2)
+      t.equal((await state(k)).failures, 2)
       const third = await store.registerFailure(k, opts)
       t.equal(third.failures, 3, 'the max-th failure')
       t.ok(third.lockedMs > 29_000 && third.lockedMs <= 30_000, `locks for lockMs (${third.lockedMs})`)
-      t.equal(await store.getCount(k.failures), 0, 'count cleared by the lock')
-      const lockLeft = await store.remainingMs(k.lock)
+      t.equal((await state(k)).failures, 0, 'count cleared by the lock')
+      const lockLeft = (await state(k)).lockedMs
       t.ok(lockLeft > 29_000 && lockLeft <= 30_000, `lock key lives lockMs (${lockLeft})`)
 
       // While locked: nothing counts, the lock is reported.
@@ -61,14 +62,14 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
         t.equal(during.failures, 0, 'not counted while locked')
         t.ok(during.lockedMs > 0 && during.lockedMs <= 30_000, 'lockedMs reported')
       }
-      t.equal(await store.getCount(k.failures), 0)
-      const remaining = await store.remainingMs(k.lock)
+      t.equal((await state(k)).failures, 0)
+      const remaining = (await state(k)).lockedMs
       t.ok(remaining <= lockLeft, 'more failures do not extend the lock')
 
       const accept = await store.acceptStep(k, 5, LONG)
       t.equal(accept.status, 'locked', 'acceptStep refused while locked')
       t.ok(accept.status === 'locked' && accept.lockedMs > 0 && accept.lockedMs <= 30_000, 'with lockedMs')
-      t.equal(await store.getCount(k.lastStep), 0, 'a refused step is not recorded')
+      t.equal((await state(k)).lastStep, 0, 'a refused step is not recorded')
     })
 
     t.test('max 1 locks at the first failure', async (t) => {
@@ -76,7 +77,7 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       const first = await store.registerFailure(k, { max: 1, lockMs: 10_000, windowMs: LONG })
       t.equal(first.failures, 1)
       t.ok(first.lockedMs > 9000)
-      t.ok(await store.remainingMs(k.lock) > 9000)
+      t.ok((await state(k)).lockedMs > 9000)
     })
 
     t.test('acceptStep clears the failure count', async (t) => {
@@ -84,30 +85,30 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       const opts = { max: 5, lockMs: 30_000, windowMs: LONG }
       await store.registerFailure(k, opts)
       await store.registerFailure(k, opts)
-      t.equal(await store.getCount(k.failures), 2)
+      t.equal((await state(k)).failures, 2)
       t.same(await store.acceptStep(k, 7, LONG), { status: 'accepted' })
-      t.equal(await store.getCount(k.failures), 0)
+      t.equal((await state(k)).failures, 0)
       t.same(await store.registerFailure(k, opts), { failures: 1, lockedMs: 0 }, 'counting starts over')
       const replay = await store.acceptStep(k, 7, LONG)
       t.same(replay, { status: 'replayed' })
-      t.equal(await store.getCount(k.failures), 1, 'a replay does not clear the count')
+      t.equal((await state(k)).failures, 1, 'a replay does not clear the count')
     })
 
     t.test('keys expire', async (t) => {
       const k = keys()
       t.same(await store.acceptStep(k, 50, shortTtlMs), { status: 'accepted' })
-      const left = await store.remainingMs(k.lastStep)
+      const left = (await state(k)).lastStepMs
       t.ok(left > 0 && left <= shortTtlMs, `last step has its TTL (${left})`)
       await store.registerFailure(k, { max: 10, lockMs: shortTtlMs, windowMs: shortTtlMs })
       await store.registerFailure(k, { max: 10, lockMs: shortTtlMs, windowMs: shortTtlMs })
-      t.equal(await store.getCount(k.failures), 2)
-      const windowLeft = await store.remainingMs(k.failures)
+      t.equal((await state(k)).failures, 2)
+      const windowLeft = (await state(k)).failuresMs
       t.ok(windowLeft > 0 && windowLeft <= shortTtlMs, `the failure window (${windowLeft})`)
 
       await elapse(shortTtlMs + 50)
-      t.equal(await store.remainingMs(k.lastStep), 0)
-      t.equal(await store.getCount(k.lastStep), 0, 'last step gone')
-      t.equal(await store.getCount(k.failures), 0, 'failures gone after the window')
+      t.equal((await state(k)).lastStepMs, 0)
+      t.equal((await state(k)).lastStep, 0, 'last step gone')
+      t.equal((await state(k)).failures, 0, 'failures gone after the window')
       t.same(await store.acceptStep(k, 50, LONG), { status: 'accepted' }, 'after expiry the record is gone')
 
       const lockKeys = keys()
@@ -115,7 +116,7 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       t.ok(locked.lockedMs > 0)
       t.equal((await store.acceptStep(lockKeys, 1, LONG)).status, 'locked')
       await elapse(shortTtlMs + 50)
-      t.equal(await store.remainingMs(lockKeys.lock), 0, 'the lock expires')
+      t.equal((await state(lockKeys)).lockedMs, 0, 'the lock expires')
       t.same(await store.acceptStep(lockKeys, 1, LONG), { status: 'accepted' }, 'and steps are accepted again')
       t.same(await store.registerFailure(lockKeys, { max: 1, lockMs: shortTtlMs, windowMs: LONG }), { failures: 1, lockedMs: shortTtlMs }, 'and failures count again')
     })
@@ -126,9 +127,9 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       await store.registerFailure(k, opts)
       await elapse(Math.floor(shortTtlMs / 2))
       await store.registerFailure(k, opts)
-      t.equal(await store.getCount(k.failures), 2)
+      t.equal((await state(k)).failures, 2)
       await elapse(Math.floor(shortTtlMs / 2) + 50)
-      t.equal(await store.getCount(k.failures), 0, 'the window runs from the first failure')
+      t.equal((await state(k)).failures, 0, 'the window runs from the first failure')
     })
 
     t.test('a burst of 50 acceptStep with one step: exactly one accepted', async (t) => {
@@ -143,14 +144,14 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       const steps = Array.from({ length: 50 }, (_, i) => 1000 + (i * 7) % 50)
       const results = await Promise.all(steps.map((step, i) => (peers[i % peers.length] ?? store).acceptStep(k, step, LONG)))
       t.ok(results.filter(r => r.status === 'accepted').length >= 1)
-      t.equal(await store.getCount(k.lastStep), Math.max(...steps.filter((_, i) => results[i]?.status === 'accepted')), 'the highest accepted step is the record')
+      t.equal((await state(k)).lastStep, Math.max(...steps.filter((_, i) => results[i]?.status === 'accepted')), 'the highest accepted step is the record')
     })
 
     t.test('a burst of 20 registerFailure: no lost increments', async (t) => {
       const k = keys()
       const opts = { max: 100, lockMs: 30_000, windowMs: LONG }
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (peers[i % peers.length] ?? store).registerFailure(k, opts)))
-      t.equal(await store.getCount(k.failures), 20)
+      t.equal((await state(k)).failures, 20)
       t.same(results.map(r => r.failures).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1), 'each call saw its own count')
       t.ok(results.every(r => r.lockedMs === 0))
     })
@@ -162,38 +163,38 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       t.equal(results.filter(r => r.failures === 5 && r.lockedMs > 0).length, 1, 'one call locked')
       t.equal(results.filter(r => r.lockedMs === 0).length, 4, 'four counted before the lock')
       t.equal(results.filter(r => r.failures === 0 && r.lockedMs > 0).length, 15, 'the rest found it locked')
-      t.equal(await store.getCount(k.failures), 0)
+      t.equal((await state(k)).failures, 0)
     })
 
     t.test('consumeCode: once, only the right hash, only before its expiry', async (t) => {
       const k = keys()
       const at = 1_800_000_000_000
-      t.same(await store.consumeCode(k, 'h1', at), { status: 'rejected' }, 'no record')
-      await store.putCode(k.smsCode, 'h1', at + 300_000, LONG)
+      t.same(await store.consumeSmsCode(k, 'h1', at), { status: 'rejected' }, 'no record')
+      await store.putSmsCode(k, 'h1', at + 300_000, LONG)
       await store.registerFailure(k, { max: 5, lockMs: 30_000, windowMs: LONG })
-      t.same(await store.consumeCode(k, 'h2', at), { status: 'rejected' }, 'wrong hash')
-      t.same(await store.consumeCode(k, 'h1', at + 1000), { status: 'accepted' }, 'right hash')
-      t.equal(await store.getCount(k.failures), 0, 'acceptance clears the failure count')
-      t.same(await store.consumeCode(k, 'h1', at + 2000), { status: 'rejected' }, 'never twice')
+      t.same(await store.consumeSmsCode(k, 'h2', at), { status: 'rejected' }, 'wrong hash')
+      t.same(await store.consumeSmsCode(k, 'h1', at + 1000), { status: 'accepted' }, 'right hash')
+      t.equal((await state(k)).failures, 0, 'acceptance clears the failure count')
+      t.same(await store.consumeSmsCode(k, 'h1', at + 2000), { status: 'rejected' }, 'never twice')
 
-      await store.putCode(k.smsCode, 'h3', at + 300_000, LONG)
-      t.same(await store.consumeCode(k, 'h3', at + 300_000), { status: 'rejected' }, 'at its expiry the code is dead')
-      t.same(await store.consumeCode(k, 'h3', at), { status: 'rejected' }, 'and was deleted')
+      await store.putSmsCode(k, 'h3', at + 300_000, LONG)
+      t.same(await store.consumeSmsCode(k, 'h3', at + 300_000), { status: 'rejected' }, 'at its expiry the code is dead')
+      t.same(await store.consumeSmsCode(k, 'h3', at), { status: 'rejected' }, 'and was deleted')
 
-      await store.putCode(k.smsCode, 'h4', at + 300_000, LONG)
-      await store.putCode(k.smsCode, 'h5', at + 300_000, LONG)
-      t.same(await store.consumeCode(k, 'h4', at), { status: 'rejected' }, 'a new code replaces the earlier one')
+      await store.putSmsCode(k, 'h4', at + 300_000, LONG)
+      await store.putSmsCode(k, 'h5', at + 300_000, LONG)
+      t.same(await store.consumeSmsCode(k, 'h4', at), { status: 'rejected' }, 'a new code replaces the earlier one')
       await store.registerFailure(k, { max: 1, lockMs: 30_000, windowMs: LONG })
-      const locked = await store.consumeCode(k, 'h5', at)
+      const locked = await store.consumeSmsCode(k, 'h5', at)
       t.equal(locked.status, 'locked', 'refused while locked')
-      await store.delete(k.lock)
-      t.same(await store.consumeCode(k, 'h5', at), { status: 'accepted' }, 'the lock did not use it up')
+      await store.unlock(k)
+      t.same(await store.consumeSmsCode(k, 'h5', at), { status: 'accepted' }, 'the lock did not use it up')
     })
 
     t.test('a burst of 50 consumeCode with the right hash: exactly one accepted', async (t) => {
       const k = keys()
-      await store.putCode(k.smsCode, 'burst', 2_000_000_000_000, LONG)
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (peers[i % peers.length] ?? store).consumeCode(k, 'burst', 1_900_000_000_000)))
+      await store.putSmsCode(k, 'burst', 2_000_000_000_000, LONG)
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (peers[i % peers.length] ?? store).consumeSmsCode(k, 'burst', 1_900_000_000_000)))
       t.equal(results.filter(r => r.status === 'accepted').length, 1)
     })
 
@@ -201,42 +202,45 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend & { 
       const k = keys()
       const throttle = { intervalMs: 60_000, max: 3, windowMs: 3_600_000 }
       const t0 = 1_800_000_000_000
-      t.same(await store.takeSendSlot(k.smsSend, t0, throttle), { allowed: true, retryAfterMs: 0 })
-      t.same(await store.takeSendSlot(k.smsSend, t0 + 59_000, throttle), { allowed: false, retryAfterMs: 1000 }, 'within the interval')
-      t.same(await store.takeSendSlot(k.smsSend, t0 + 60_000, throttle), { allowed: true, retryAfterMs: 0 })
-      t.same(await store.takeSendSlot(k.smsSend, t0 + 120_000, throttle), { allowed: true, retryAfterMs: 0 })
-      t.same(await store.takeSendSlot(k.smsSend, t0 + 180_000, throttle), { allowed: false, retryAfterMs: 3_600_000 - 180_000 }, 'the window is full')
-      t.same(await store.takeSendSlot(k.smsSend, t0 + 3_600_000, throttle), { allowed: true, retryAfterMs: 0 }, 'a new window')
-      await store.releaseSendInterval(k.smsSend, t0 + 3_600_000)
-      t.same(await store.takeSendSlot(k.smsSend, t0 + 3_600_001, throttle), { allowed: true, retryAfterMs: 0 }, 'a released interval (failed send) may be retried at once')
-      t.ok(await store.remainingMs(k.smsSend) > 0, 'the throttle expires by itself')
+      t.same(await store.takeSendSlot(k, t0, throttle), { allowed: true, retryAfterMs: 0 })
+      t.same(await store.takeSendSlot(k, t0 + 59_000, throttle), { allowed: false, retryAfterMs: 1000 }, 'within the interval')
+      t.same(await store.takeSendSlot(k, t0 + 60_000, throttle), { allowed: true, retryAfterMs: 0 })
+      t.same(await store.takeSendSlot(k, t0 + 120_000, throttle), { allowed: true, retryAfterMs: 0 })
+      t.same(await store.takeSendSlot(k, t0 + 180_000, throttle), { allowed: false, retryAfterMs: 3_600_000 - 180_000 }, 'the window is full')
+      t.same(await store.takeSendSlot(k, t0 + 3_600_000, throttle), { allowed: true, retryAfterMs: 0 }, 'a new window')
+      await store.releaseSendInterval(k, t0 + 3_600_000)
+      t.same(await store.takeSendSlot(k, t0 + 3_600_001, throttle), { allowed: true, retryAfterMs: 0 }, 'a released interval (failed send) may be retried at once')
+      t.ok((await state(k)).sendThrottleMs > 0, 'the throttle expires by itself')
       const absent = keys()
-      await store.releaseSendInterval(absent.smsSend, t0)
-      t.equal(await store.remainingMs(absent.smsSend), 0, 'releasing an absent throttle creates nothing')
+      await store.releaseSendInterval(absent, t0)
+      t.equal((await state(absent)).sendThrottleMs, 0, 'releasing an absent throttle creates nothing')
     })
 
     t.test('a burst of 30 takeSendSlot: exactly one slot', async (t) => {
       const k = keys()
       const throttle = { intervalMs: 60_000, max: 5, windowMs: 3_600_000 }
-      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (peers[i % peers.length] ?? store).takeSendSlot(k.smsSend, 1_800_000_000_000, throttle)))
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (peers[i % peers.length] ?? store).takeSendSlot(k, 1_800_000_000_000, throttle)))
       t.equal(results.filter(r => r.allowed).length, 1)
     })
 
-    t.test('remainingMs, getCount, delete, ping', async (t) => {
+    t.test('state, lockedMs, forget, ping', async (t) => {
       const k = keys()
-      t.equal(await store.remainingMs(k.lock), 0, 'absent key: 0')
-      t.equal(await store.getCount(k.failures), 0, 'absent counter: 0')
+      t.equal((await state(k)).lockedMs, 0, 'absent key: 0')
+      t.equal((await state(k)).failures, 0, 'absent counter: 0')
       await store.acceptStep(k, 77, 10_000)
-      const left = await store.remainingMs(k.lastStep)
+      const left = (await state(k)).lastStepMs
       t.ok(left > 9000 && left <= 10_000, `remaining ≈ ttl (${left})`)
       await store.registerFailure(k, { max: 1, lockMs: 20_000, windowMs: LONG })
-      t.ok(await store.remainingMs(k.lock) > 19_000)
-      await store.delete(k.lock, k.lastStep, k.failures)
-      t.equal(await store.remainingMs(k.lock), 0, 'deleted lock')
-      t.equal(await store.getCount(k.lastStep), 0, 'deleted step')
+      t.ok((await state(k)).lockedMs > 19_000)
+      t.ok(await store.lockedMs(k) > 19_000, 'lockedMs reads the same lock')
+      await store.forget(k)
+      t.equal((await state(k)).lockedMs, 0, 'deleted lock')
+      t.equal((await state(k)).lastStep, 0, 'deleted step')
       t.same(await store.acceptStep(k, 77, LONG), { status: 'accepted' }, 'a deleted record no longer refuses')
-      await store.delete()
-      await store.delete(`${prefix}never-existed`)
+      await store.forget('never-existed')
+      await store.unlock('never-existed')
+      await store.resetFailures('never-existed')
+      t.same(await state('never-existed'), { lastStep: 0, lastStepMs: 0, failures: 0, failuresMs: 0, lockedMs: 0, sendThrottleMs: 0 }, 'an unknown user has no state')
       await t.resolves(store.ping())
       t.ok(store.kind === 'memory' || store.kind === 'redis')
     })
@@ -250,7 +254,6 @@ storeContract('memory store', async (t) => {
   return {
     store,
     peers: [store],
-    prefix: 'mem:',
     shortTtlMs: 1000,
     elapse: async (ms) => { clock.advance(ms) }
   }
@@ -260,7 +263,7 @@ storeContract(TEST_REDIS_CLUSTER_NODES === undefined ? 'redis store' : 'redis st
   const prefix = `test:contract:${randomBytes(6).toString('hex')}:`
   // Several connections: as several service instances would share one Redis.
   const clients = Array.from({ length: 4 }, () => createTestRedis())
-  const stores = clients.map(client => createRedisStore(client))
+  const stores = clients.map(client => createRedisStore(client, prefix))
   t.teardown(async () => {
     const first = clients[0]!
     for (const node of first instanceof Cluster ? first.nodes('master') : [first]) {
@@ -274,7 +277,6 @@ storeContract(TEST_REDIS_CLUSTER_NODES === undefined ? 'redis store' : 'redis st
   return {
     store,
     peers: stores,
-    prefix,
     shortTtlMs: 150,
     // Real time on Redis: the only place a short sleep stands in for a clock.
     elapse: async (ms) => { await sleep(ms) }
@@ -285,22 +287,23 @@ t.test('memory store: the clock, not wall time, drives expiry', async (t) => {
   const clock = new TestClock(1_000_000)
   const store = createMemoryStore(clock.now)
   t.teardown(() => store.close())
-  const k = freshKeys('clock:')
+  const k = freshUser()
   await store.registerFailure(k, { max: 1, lockMs: 5000, windowMs: 5000 })
   clock.advance(4999)
-  t.equal(await store.remainingMs(k.lock), 1)
+  t.equal(await store.lockedMs(k), 1)
   clock.advance(1)
-  t.equal(await store.remainingMs(k.lock), 0)
+  t.equal(await store.lockedMs(k), 0)
 })
 
 t.test('redis store: a dead connection is a DependencyUnavailableError, not a result', async (t) => {
   const client = new Redis('redis://127.0.0.1:6390', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
   t.teardown(() => client.disconnect())
   await client.connect().catch(() => {})
-  const store = createRedisStore(client)
-  const k = freshKeys('dead:')
+  const store = createRedisStore(client, 'dead:')
+  const k = freshUser()
   await t.rejects(store.acceptStep(k, 1, 1000), { name: 'DependencyUnavailableError', dependency: 'store' })
   await t.rejects(store.registerFailure(k, { max: 1, lockMs: 1000, windowMs: 1000 }), { name: 'DependencyUnavailableError' })
-  await t.rejects(store.remainingMs(k.lock), { name: 'DependencyUnavailableError' })
+  await t.rejects(store.lockedMs(k), { name: 'DependencyUnavailableError' })
+  await t.rejects(store.state(k), { name: 'DependencyUnavailableError' })
   await t.rejects(store.ping(), { name: 'DependencyUnavailableError' })
 })

@@ -1,12 +1,12 @@
 import t from 'tap'
-import { SMS_CODE_TTL_SECONDS } from '../../src/auth/sms-codes.js'
-import { ensureAdmin } from '../../src/auth/admin.js'
-import { errorBody, ErrorCatalogue } from '../../src/errors.js'
-import { bearer, buildTestApp, createTestDatabase, createTestRedis, createTfaUser, loginToken, register, TestClock, testConfig, TFA_REQUIRED_BODY } from '../helper.js'
-import { amrOf, countStatuses, INVALID_CREDENTIALS_BODY, INVALID_TOKEN_BODY, login, randomUsername, TFA_LOCKED_BODY } from '../tfa-helpers.js'
-import { randomPhone, startSmsReceiver } from '../sms-receiver.js'
+import { SMS_CODE_TTL_SECONDS } from '../../../src/auth/sms-codes.js'
+import { ensureAdmin } from '../../../src/auth/admin.js'
+import { errorBody, ErrorCatalogue } from '../../../src/errors.js'
+import { Cluster } from 'ioredis'
+import { buildTestApp, createTestDatabase, createTestRedis, TestClock, testConfig } from '../../helper.js'
+import { amrOf, bearer, countStatuses, createTfaUser, DEFAULT_PASSWORD as PASSWORD, enrolSms, INVALID_CREDENTIALS_BODY, INVALID_TOKEN_BODY, login, loginToken, plainUser, randomPhone, randomUsername, register, TFA_LOCKED_BODY, TFA_REQUIRED_BODY } from '../../flows.js'
+import { startSmsReceiver } from '../../sms-receiver.js'
 
-const PASSWORD = 'correct horse battery'
 const METHOD_ACTIVE_BODY = JSON.stringify(errorBody(409, ErrorCatalogue.tfaMethodActive.message))
 const ALREADY_ENABLED_BODY = JSON.stringify(errorBody(409, ErrorCatalogue.tfaAlreadyEnabled.message))
 const MINUTE = 60_000
@@ -20,19 +20,6 @@ const app = await buildTestApp(t, config, { now: clock.now })
 const post = async (url: string, token: string, payload?: Record<string, unknown>) =>
   await app.inject({ method: 'POST', url, headers: bearer(token), ...(payload !== undefined ? { payload } : {}) })
 
-/** A user with SMS two-factor on, through the API. The clock then moves past the send interval. */
-async function createSmsUser (username = randomUsername()) {
-  const user = await register(app, username, PASSWORD)
-  const token = await loginToken(app, { username, password: PASSWORD })
-  const phone = randomPhone()
-  const start = await post('/tfa/sms/phone', token, { phone })
-  if (start.statusCode !== 202) throw new Error(`sms/phone: ${start.statusCode} ${start.body}`)
-  const verify = await post('/tfa/sms/verify', token, { code: receiver.lastCode(phone) })
-  if (verify.statusCode !== 200) throw new Error(`sms/verify: ${verify.statusCode} ${verify.body}`)
-  clock.advance(MINUTE)
-  return { ...user, phone, token, recoveryCodes: (verify.json() as { recovery_codes: string[] }).recovery_codes }
-}
-
 /** Right password, no code: the documented 401 and (throttle permitting) an SMS. */
 async function requestLoginCode (username: string, phone: string) {
   const res = await login(app, { username, password: PASSWORD })
@@ -40,8 +27,8 @@ async function requestLoginCode (username: string, phone: string) {
 }
 
 t.test('enrolment: a number, a code by SMS, and the code switches SMS two-factor on', async (t) => {
-  const user = await register(app, randomUsername(), PASSWORD)
-  const token = await loginToken(app, { username: user.username, password: PASSWORD })
+  const user = await plainUser(app)
+  const { token } = user
   const phone = randomPhone()
 
   for (const bad of ['0151 2345678', '+0151234567', '+49', '4915123456789', '+49 151 2345678', '+491512345678901234']) {
@@ -80,8 +67,8 @@ t.test('enrolment: a number, a code by SMS, and the code switches SMS two-factor
 })
 
 t.test('a verification code is bound to its number and expires after 5 minutes', async (t) => {
-  const user = await register(app, randomUsername(), PASSWORD)
-  const token = await loginToken(app, { username: user.username, password: PASSWORD })
+  const user = await plainUser(app)
+  const { token } = user
   const first = randomPhone()
   await post('/tfa/sms/phone', token, { phone: first })
   const firstCode = receiver.lastCode(first)
@@ -99,19 +86,19 @@ t.test('a verification code is bound to its number and expires after 5 minutes',
 })
 
 t.test('a code fits only the number and the purpose it was sent for', async (t) => {
-  const user = await register(app, randomUsername(), PASSWORD)
-  const token = await loginToken(app, { username: user.username, password: PASSWORD })
+  const user = await plainUser(app)
+  const { token } = user
   const phone = randomPhone()
   t.equal((await post('/tfa/sms/phone', token, { phone })).statusCode, 202)
   const code = receiver.lastCode(phone)
-  t.notOk((await app.secondFactor.verifySms(user.id, randomPhone(), 'verify', code)).ok, 'not for another number')
-  t.notOk((await app.secondFactor.verifySms(user.id, phone, 'auth', code)).ok, 'not as a login code')
+  t.notOk((await app.secondFactor.verifySms({ userId: user.id, phone: randomPhone(), purpose: 'verify' }, code)).ok, 'not for another number')
+  t.notOk((await app.secondFactor.verifySms({ userId: user.id, phone, purpose: 'auth' }, code)).ok, 'not as a login code')
   t.equal((await post('/tfa/sms/verify', token, { code })).statusCode, 200, 'and still good for what it was sent for')
   clock.advance(MINUTE)
 })
 
 t.test('login with SMS on: only a right password sends a code; appended or in totp; once', async (t) => {
-  const user = await createSmsUser()
+  const user = await enrolSms(app, clock, receiver)
   const sentBefore = receiver.to(user.phone).length
 
   const wrongPassword = await login(app, { username: user.username, password: 'wrong password here' })
@@ -145,7 +132,7 @@ t.test('login with SMS on: only a right password sends a code; appended or in to
 })
 
 t.test('login codes expire after 5 minutes, and a new code replaces the old one', async (t) => {
-  const user = await createSmsUser()
+  const user = await enrolSms(app, clock, receiver)
   const { code } = await requestLoginCode(user.username, user.phone)
   clock.advance(SMS_CODE_TTL_SECONDS * 1000)
   t.equal((await login(app, { username: user.username, password: PASSWORD, totp: code })).body, TFA_REQUIRED_BODY, 'expired')
@@ -161,7 +148,7 @@ t.test('login codes expire after 5 minutes, and a new code replaces the old one'
 })
 
 t.test('the send throttle holds under a concurrent burst, across instances, and per hour', async (t) => {
-  const user = await createSmsUser()
+  const user = await enrolSms(app, clock, receiver)
   const peer = await buildTestApp(t, config, { now: clock.now })
   const before = receiver.to(user.phone).length
   const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? app : peer).inject({ method: 'POST', url: '/login', payload: { username: user.username, password: PASSWORD } })))
@@ -192,7 +179,7 @@ t.test('the send throttle holds under a concurrent burst, across instances, and 
 })
 
 t.test('wrong SMS codes count towards the same lock as TOTP; a locked account is sent nothing', async (t) => {
-  const user = await createSmsUser()
+  const user = await enrolSms(app, clock, receiver)
   const { code } = await requestLoginCode(user.username, user.phone)
   const wrong = code === '111111' ? '222222' : '111111'
   for (let i = 0; i < 4; i++) {
@@ -219,7 +206,7 @@ t.test('one method at a time: switching needs the current one disabled first', a
   t.equal(onTotp.statusCode, 409, 'SMS while TOTP is on')
   t.equal(onTotp.body, METHOD_ACTIVE_BODY)
 
-  const smsUser = await createSmsUser()
+  const smsUser = await enrolSms(app, clock, receiver)
   const totpOnSms = await post('/tfa/enable', smsUser.token)
   t.equal(totpOnSms.statusCode, 409, 'TOTP while SMS is on')
   t.equal(totpOnSms.body, METHOD_ACTIVE_BODY)
@@ -241,7 +228,7 @@ t.test('one method at a time: switching needs the current one disabled first', a
 })
 
 t.test('recovery codes work with SMS as the method', async (t) => {
-  const user = await createSmsUser()
+  const user = await enrolSms(app, clock, receiver)
   const sent = receiver.to(user.phone).length
   const res = await login(app, { username: user.username, password: PASSWORD, recovery_code: user.recoveryCodes[0]! })
   t.equal(res.statusCode, 200, res.body)
@@ -252,7 +239,7 @@ t.test('recovery codes work with SMS as the method', async (t) => {
 })
 
 t.test('protected actions with SMS: a password change takes a code sent for it', async (t) => {
-  const user = await createSmsUser()
+  const user = await enrolSms(app, clock, receiver)
   const change = async (payload: Record<string, string>) => await app.inject({ method: 'POST', url: '/password', headers: bearer(user.token), payload })
   const sent = receiver.to(user.phone).length
   t.equal((await change({ current_password: 'not the password', new_password: 'another good password' })).statusCode, 400, 'wrong current password')
@@ -266,7 +253,7 @@ t.test('protected actions with SMS: a password change takes a code sent for it',
 })
 
 t.test('a failed delivery answers 503 and may be retried at once', async (t) => {
-  const user = await createSmsUser()
+  const user = await enrolSms(app, clock, receiver)
   const sent = receiver.to(user.phone).length
   receiver.failNext(2)
   const failed = await login(app, { username: user.username, password: PASSWORD })
@@ -282,16 +269,23 @@ t.test('a failed delivery answers 503 and may be retried at once', async (t) => 
 })
 
 t.test('SMS codes are kept only as keyed hashes in Redis', async (t) => {
-  const user = await createSmsUser()
+  const user = await enrolSms(app, clock, receiver)
   const { code } = await requestLoginCode(user.username, user.phone)
   const redis = createTestRedis()
   t.teardown(() => redis.disconnect())
-  const keys = app.secondFactor.keysOf(user.id)
-  const record = await redis.get(keys.smsCode)
-  t.ok(record !== null, 'a code record exists')
-  t.notOk(record?.includes(code), 'without the code')
-  t.notOk(record?.includes(user.phone.slice(1)), 'or the number')
-  t.ok(await redis.pttl(keys.smsCode) > 0, 'with an expiry')
+  // What an attacker with a Redis dump sees: every record of this user, whatever the store calls it.
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis]
+  const records: Array<{ key: string, value: string, ttl: number }> = []
+  for (const node of nodes) {
+    for (const key of await node.keys(`${app.config.redisKeyPrefix}*${user.id}*`)) {
+      const value = await node.type(key) === 'hash' ? JSON.stringify(await node.hgetall(key)) : String(await node.get(key))
+      records.push({ key, value, ttl: await node.pttl(key) })
+    }
+  }
+  t.ok(records.some(r => /^[0-9]+:[A-Za-z0-9_-]{43}$/.test(r.value)), 'a code record exists (expiry and keyed hash)')
+  t.notOk(records.some(r => r.value.includes(code)), 'without the code')
+  t.notOk(records.some(r => r.value.includes(user.phone.slice(1))), 'or the number')
+  t.ok(records.every(r => r.ttl > 0), 'with an expiry (and so does every other record of the user)')
   clock.advance(MINUTE)
 })
 
@@ -309,9 +303,7 @@ t.test('automation accounts: SMS enrolment needs the confirmation too', async (t
 
 t.test('without SMS_TRANSPORT the SMS routes say it is not configured', async (t) => {
   const plain = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl }), { now: clock.now })
-  const username = randomUsername()
-  await register(plain, username, PASSWORD)
-  const token = await loginToken(plain, { username, password: PASSWORD })
+  const { token } = await plainUser(plain)
   const res = await plain.inject({ method: 'POST', url: '/tfa/sms/phone', headers: bearer(token), payload: { phone: randomPhone() } })
   t.equal(res.statusCode, 501)
   t.equal(res.body, JSON.stringify(errorBody(501, ErrorCatalogue.smsNotConfigured.message)))
@@ -321,7 +313,7 @@ t.test('support desk: the admin view shows the SMS device; a reset after a lost 
   const adminName = randomUsername()
   await ensureAdmin(app, adminName, PASSWORD)
   const adminToken = await loginToken(app, { username: adminName, password: PASSWORD })
-  const user = await createSmsUser()
+  const user = await enrolSms(app, clock, receiver)
   const view = await app.inject({ method: 'GET', url: `/admin/users/${user.id}`, headers: bearer(adminToken) })
   t.same(view.json().tfa.devices, [{ name: 'unnamed', type: 'sms' }])
   t.notOk(view.body.includes(user.phone.slice(3, -2)), 'the admin view does not show the number')

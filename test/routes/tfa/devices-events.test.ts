@@ -1,8 +1,8 @@
 import t from 'tap'
-import { generateTotpCode } from '../../src/auth/totp.js'
-import { ErrorCatalogue } from '../../src/errors.js'
-import { bearer, buildTestApp, createTestDatabase, createTfaUser, loginToken, register, TestClock, testConfig } from '../helper.js'
-import { randomUsername, STEP_MS, UNAUTHENTICATED_BODY, wrongCode } from '../tfa-helpers.js'
+import { generateTotpCode } from '../../../src/auth/totp.js'
+import { ErrorCatalogue } from '../../../src/errors.js'
+import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../../helper.js'
+import { bearer, createTfaUser, loginToken, plainUser, randomUsername, STEP_MS, UNAUTHENTICATED_BODY, wrongCode } from '../../flows.js'
 
 // Named devices and the audit trail (seed 000: "what happened to my account?", for the user and
 // the support desk).
@@ -31,12 +31,6 @@ async function call (method: Method, url: string, token?: string, payload?: Reco
 }
 const asAdmin = async (method: Method, url: string) => await call(method, url, adminToken, undefined, ADMIN_UA)
 
-async function plainUser () {
-  const username = randomUsername()
-  const user = await register(app, username, PASSWORD)
-  return { ...user, password: PASSWORD, token: await loginToken(app, { username, password: PASSWORD }) }
-}
-
 /** Every event of a page walk with `limit`, checking the pages fit together. */
 async function walk (url: string, token: string, limit: number): Promise<{ events: SecurityEvent[], pages: EventPage[] }> {
   const events: SecurityEvent[] = []
@@ -64,7 +58,7 @@ function isNewestFirst (events: SecurityEvent[]): boolean {
 }
 
 t.test('devices: the name given at /tfa/validate, in GET /tfa and in the admin view', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const { secret } = (await call('POST', '/tfa/enable', user.token)).json() as { secret: string }
   const tooLong = await call('POST', '/tfa/validate', user.token, { totp: generateTotpCode(secret, clock.now()), device_name: 'x'.repeat(65) })
   t.equal(tooLong.statusCode, 400, 'at most 64 characters')
@@ -108,7 +102,7 @@ t.test('devices: PATCH /tfa renames (200 with the status), seen everywhere', asy
 })
 
 t.test('devices: PATCH /tfa is 409 when TFA is off (or only pending), and a disable removes the device', async (t) => {
-  const user = await plainUser()
+  const user = await plainUser(app)
   const off = await call('PATCH', '/tfa', user.token, { device_name: 'phone' })
   t.equal(off.statusCode, 409)
   t.equal(off.json().error.message, ErrorCatalogue.tfaNotEnabled.message)
@@ -289,8 +283,8 @@ t.test('events pagination: more than a page, walked with cursors, no duplicates,
 })
 
 t.test('events are private: a user sees only their own, the admin route only the one asked for', async (t) => {
-  const alice = await plainUser()
-  const bob = await plainUser()
+  const alice = await plainUser(app)
+  const bob = await plainUser(app)
   await call('POST', '/login', undefined, { username: bob.username, password: 'wrong password' })
   const aliceEvents = (await call('GET', '/tfa/events?limit=100', alice.token)).json() as EventPage
   const bobEvents = (await call('GET', '/tfa/events?limit=100', bob.token)).json() as EventPage

@@ -1,9 +1,10 @@
 import { STATUS_CODES } from 'node:http'
 import net from 'node:net'
 import t, { type Test } from 'tap'
-import { buildApp } from '../src/app.js'
-import { ErrorCatalogue } from '../src/errors.js'
-import { ADMIN_DATABASE_URL, buildTestApp, createTestDatabase, register, testConfig } from './helper.js'
+import { buildApp } from '../../src/app.js'
+import { ErrorCatalogue } from '../../src/errors.js'
+import { ADMIN_DATABASE_URL, buildTestApp, createTestDatabase, testConfig } from '../helper.js'
+import { register } from '../flows.js'
 
 const envelope = (status: number, message: string) =>
   `{"error":{"message":${JSON.stringify(message)},"code":${status},"identity":null,"title":"${STATUS_CODES[status]}"}}`

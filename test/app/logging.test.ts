@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import t from 'tap'
-import { bearer, buildTestApp, createTestDatabase, register, testConfig } from './helper.js'
+import { buildTestApp, createTestDatabase, testConfig } from '../helper.js'
+import { bearer, register } from '../flows.js'
 
 // Every line the app logs, at the most verbose level.
 const lines: string[] = []

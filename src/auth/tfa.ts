@@ -3,29 +3,31 @@ import type { Config } from '../config/config.js'
 import { AppError, AUTOMATION_WARNING } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { activeFactor, assertNoFactorOn, FACTOR_SELECT, type ActiveFactor } from './factors.js'
+import { activeFactor, assertNoFactorOn, DEFAULT_DEVICE_NAME, FACTOR_SELECT, type ActiveFactor } from './factors.js'
 import { ALWAYS_PROTECTED, type ProtectedAction } from './protected-actions.js'
 import { switchFactorOn } from './factor-activation.js'
 import { countRecoveryCodesLeft, replaceRecoveryCodes } from './recovery-codes.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
 import type { SecretBox } from './secret-box.js'
+import { getUser } from './users.js'
 import { buildOtpauthUrl, generateTotpSecret } from './totp.js'
 import { maskPhone } from '../sms/phone.js'
-
-export { AUTOMATION_WARNING }
-
-export const DEFAULT_DEVICE_NAME = 'unnamed'
 
 interface Deps {
   prisma: PrismaClient
   secondFactor: SecondFactorService
   secretBox: SecretBox
-  config: Config
+  config: Pick<Config, 'tfa'>
   audit: AuditLog
+  now: () => number
 }
 
-/** Enable → validate → disable, and the recovery codes that come with an enabled factor. */
-export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, audit }: Deps) {
+/**
+ * The user's two-factor settings: TOTP enable → validate → disable (for either method), the
+ * status, the recovery codes that come with an enabled factor, the device name and which
+ * actions need a code.
+ */
+export function createTfaService ({ prisma, secondFactor, secretBox, config, audit, now }: Deps) {
   async function loadEnabled (userId: string): Promise<ActiveFactor> {
     const factor = activeFactor(await prisma.twoFactor.findUnique({ where: { userId }, select: FACTOR_SELECT }))
     if (factor === null) throw new AppError('tfaNotEnabled')
@@ -43,12 +45,13 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
      * A new pending secret, replacing any earlier pending one; TFA is not on until validated.
      * On an automation account only with `confirmAutomation`: TFA there would break its scripts.
      */
-    async enable (user: { id: string, username: string, kind?: string }, ctx: RequestContext = {}, { confirmAutomation = false } = {}) {
+    async enable (userId: string, { confirmAutomation = false }: { confirmAutomation?: boolean } = {}, ctx: RequestContext = {}) {
+      const user = await getUser(prisma, userId)
       assertNoFactorOn(await prisma.twoFactor.findUnique({ where: { userId: user.id }, select: { enabledAt: true, method: true } }), 'totp')
       if (user.kind === 'automation' && !confirmAutomation) throw new AppError('automationAccount')
       const secret = generateTotpSecret()
       const sealed = secretBox.seal(secret, user.id)
-      const pending = { pendingSecretEnc: sealed.ciphertext, pendingKeyId: sealed.keyId, pendingCreatedAt: new Date() }
+      const pending = { pendingSecretEnc: sealed.ciphertext, pendingKeyId: sealed.keyId, pendingCreatedAt: new Date(now()) }
       await prisma.twoFactor.upsert({ where: { userId: user.id }, create: { userId: user.id, ...pending }, update: pending })
       const otpauthUrl = buildOtpauthUrl(secret, config.tfa.issuer, user.username)
       const qrCode = await QRCode.toDataURL(otpauthUrl, { errorCorrectionLevel: 'M', margin: 2, width: 256 })
@@ -56,15 +59,21 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
       return { secret, otpauth_url: otpauthUrl, qr_code: qrCode, warning: AUTOMATION_WARNING }
     },
 
-    async validate (userId: string, code: string, deviceName = DEFAULT_DEVICE_NAME, ctx: RequestContext = {}) {
+    async validate (userId: string, { code, deviceName = DEFAULT_DEVICE_NAME }: { code: string, deviceName?: string }, ctx: RequestContext = {}) {
       const tfa = await prisma.twoFactor.findUnique({ where: { userId } })
       assertNoFactorOn(tfa, 'totp')
       if (tfa?.pendingSecretEnc == null || tfa.pendingKeyId === null) throw new AppError('tfaNotPending')
       const secret = secretBox.open({ ciphertext: tfa.pendingSecretEnc, keyId: tfa.pendingKeyId }, userId)
       // The activating code is recorded as used, so it can't be replayed at login.
       if (!await secondFactor.markStepUsed(userId, secret, normalizeTotpInput(code))) throw new AppError('invalidToken')
-      const recoveryCodes = await switchFactorOn(prisma, userId, { pendingSecretEnc: tfa.pendingSecretEnc },
-        { method: 'totp', secretEnc: tfa.pendingSecretEnc, secretKeyId: tfa.pendingKeyId }, deviceName, 'tfaNotPending')
+      const recoveryCodes = await switchFactorOn(prisma, {
+        userId,
+        pending: { pendingSecretEnc: tfa.pendingSecretEnc },
+        factor: { method: 'totp', secretEnc: tfa.pendingSecretEnc, secretKeyId: tfa.pendingKeyId },
+        deviceName,
+        notPending: 'tfaNotPending',
+        now
+      })
       audit.record('tfa.enabled', userId, ctx, { device_name: deviceName })
       return { enabled: true as const, device_name: deviceName, recovery_codes: recoveryCodes }
     },
@@ -116,7 +125,7 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
 
     async settings (userId: string) {
       const user = await prisma.user.findUnique({ where: { id: userId }, select: { protectedActions: true } })
-      if (user === null) throw new AppError('notFound', 'The user no longer exists.')
+      if (user === null) throw new AppError('userGone')
       return { protected_actions: user.protectedActions as ProtectedAction[], always_protected: [...ALWAYS_PROTECTED] }
     },
 
@@ -133,4 +142,4 @@ export function createTfaEnrolment ({ prisma, secondFactor, secretBox, config, a
   }
 }
 
-export type TfaEnrolment = ReturnType<typeof createTfaEnrolment>
+export type TfaService = ReturnType<typeof createTfaService>

@@ -1,13 +1,13 @@
 import type { Config } from '../config/config.js'
 import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
-import type { Amr } from '../plugins/auth.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { activeFactor, hasTfaOn } from './factors.js'
 import { findLoginUser, type LoginUser } from './login-user.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
 import { isProtected, type ProtectedAction } from './protected-actions.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
+import { loginGrant, type Amr, type TokenGrant } from './tokens.js'
 import { assertPasswordPolicy, normalizeUsername } from './users.js'
 
 export interface Credentials {
@@ -18,12 +18,13 @@ export interface Credentials {
 
 export interface LoginInput extends Credentials { username: string }
 
-export interface LoginDeps {
+export interface AccountDeps {
   prisma: PrismaClient
   passwords: PasswordHasher
   secondFactor: SecondFactorService
   audit: AuditLog
-  config: Config
+  config: Pick<Config, 'tfa'>
+  now: () => number
 }
 
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
@@ -33,7 +34,7 @@ const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
  * at login and at every sensitive action. A wrong password is always the plain 401, and only a
  * right password reveals that a code is needed.
  */
-export function createLoginService ({ prisma, passwords, secondFactor, audit, config }: LoginDeps) {
+export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now }: AccountDeps) {
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
    * password is wrong, the whole field is tried (a password that itself ends in six digits).
@@ -71,7 +72,7 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
     }
 
     // The body stays byte-exact; the header tells a client that knows the password which code to ask for.
-    const codeMissingOrWrong = () => new AppError('tfaRequired', undefined, undefined, { 'x-tfa-method': factor.method })
+    const codeMissingOrWrong = () => new AppError('tfaRequired', { headers: { 'x-tfa-method': factor.method } })
     const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : password.appendedCode
     if (totp === undefined && input.recovery_code === undefined) {
       // A missing code is the normal first step of a two-step form: it is not a failure, but a
@@ -100,7 +101,8 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
   }
 
   return {
-    async login (input: LoginInput, ctx: RequestContext = {}) {
+    /** The whole login decision: credentials, then what the token may do (mandatory TFA). */
+    async login (input: LoginInput, ctx: RequestContext = {}): Promise<TokenGrant> {
       const user = await findLoginUser(prisma, { username: normalizeUsername(input.username) })
       if (user === null) {
         await passwords.verifyAgainstDummy(input.password)
@@ -108,13 +110,13 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
       }
       const amr = await verifyCredentials(user, input, 'login', ctx)
       audit.record('login.succeeded', user.id, ctx, { amr })
-      return { userId: user.id, username: user.username, role: user.role, amr, tfaEnabled: hasTfaOn(user) }
+      return loginGrant({ sub: user.id, username: user.username, amr }, { tfaOn: hasTfaOn(user), mandatory: config.tfa, now: now() })
     },
 
     /** The current password (and, when protected, a code: appended or in `totp`) for a new one. */
     async changePassword (userId: string, input: Credentials & { new_password: string }, ctx: RequestContext = {}) {
       const user = await findLoginUser(prisma, { id: userId })
-      if (user === null) throw new AppError('notFound', 'The user no longer exists.')
+      if (user === null) throw new AppError('userGone')
       assertPasswordPolicy(input.new_password)
       try {
         await verifyCredentials(user, input, 'password_change', ctx)
@@ -130,4 +132,4 @@ export function createLoginService ({ prisma, passwords, secondFactor, audit, co
   }
 }
 
-export type LoginService = ReturnType<typeof createLoginService>
+export type AccountService = ReturnType<typeof createAccountService>

@@ -1,0 +1,55 @@
+// Load generation with autocannon, and the server's CPU and memory around it.
+import autocannon from 'autocannon'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { track } from './children.mjs'
+import { benchDir, CONNECTIONS, D, log, root } from './options.mjs'
+import { processStats } from './process-stats.mjs'
+import { summarize } from './summary.mjs'
+
+/** One autocannon run; `setupRequest` gives each request a body of its own. */
+export async function load ({ url, connections = CONNECTIONS, duration = D, method = 'GET', headers = {}, body, setupRequest }) {
+  const byStatus = new Map()
+  const instance = autocannon({
+    url,
+    connections,
+    duration,
+    method,
+    timeout: 30,
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+    requests: setupRequest ? [{ method, setupRequest }] : undefined
+  })
+  let sampled = false
+  instance.on('response', (client, status, _bytes, ms) => {
+    if (status >= 500 && !sampled && process.env.BENCH_DEBUG) { sampled = true; client.once('body', (b) => log(`  sample ${status}: ${b}`)) }
+    if (!byStatus.has(status)) byStatus.set(status, [])
+    byStatus.get(status).push(ms)
+  })
+  const result = await instance
+  return summarize(byStatus, duration, { errors: result.errors, timeouts: result.timeouts })
+}
+
+/** `run` (a load) with the CPU time process `pid` spent during it and its peak RSS after. */
+export async function measure (pid, run) {
+  // Requests abandoned when the previous run stopped still hold hash slots on the server for a
+  // hash time or two; starting at once would measure that, not the scenario.
+  await sleep(1000)
+  const before = processStats(pid)
+  const result = await run()
+  log(`  ${result.rps.toFixed(1)} req/s, statuses ${JSON.stringify(result.statuses)}`)
+  const after = processStats(pid)
+  return { ...result, serverCpuMs: after.cpuMs - before.cpuMs, serverMainCpuMs: after.mainCpuMs - before.mainCpuMs, peakRssMb: after.peakRssMb }
+}
+
+/** Runs `measured` while bench/load-process.mjs sends `options` at the lowest CPU priority. */
+export async function runLowPriority (options, measured) {
+  const child = track(spawn(process.execPath, [path.join(benchDir, 'load-process.mjs'), JSON.stringify(options)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }))
+  let out = ''
+  child.stdout.on('data', (d) => { out += d })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const result = await measured()
+  await exited
+  return { measured: result, low: JSON.parse(out) }
+}

@@ -1,0 +1,97 @@
+// The results as Markdown tables on stdout (README "Performance") and as bench/results/latest.json.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { benchDir, CONNECTIONS, COST, D, smoke } from './options.mjs'
+
+/** The ratios the goals are stated in, and whether each goal is met. */
+function figures ({ ceiling, scenarios: s }) {
+  const logins = (r) => r.statuses[200] ?? 0
+  const cpuBeyondHash = (r) => r.serverCpuMs / Math.max(1, logins(r)) - ceiling.cpuMsPerHash
+  const mainCpu = (r) => r.serverMainCpuMs / Math.max(1, logins(r))
+  const ratios = {
+    tfaLoginOverCeiling: s.loginTfaAppended.okRps / ceiling.rps,
+    tfaFieldLoginOverCeiling: s.loginTfaField.okRps / ceiling.rps,
+    noTfaLoginOverCeiling: s.loginNoTfa.okRps / ceiling.rps,
+    meOverHelloWorld: s.me.okRps / s.helloWorld.okRps,
+    cpuMsBeyondHashTfa: cpuBeyondHash(s.loginTfaAppended),
+    cpuMsBeyondHashNoTfa: cpuBeyondHash(s.loginNoTfa),
+    mainThreadCpuMsTfa: mainCpu(s.loginTfaAppended),
+    mainThreadCpuMsNoTfa: mainCpu(s.loginNoTfa),
+    secondFactorMedianMs: s.singleTfa.okP50 - s.singleNoTfa.okP50,
+    overloadServedP99OverHash: s.overload.okP99 / ceiling.singleHashMs,
+    legitUnderFloodOverUnflooded: s.legitFlooded.okRps / s.legitUnflooded.okRps
+  }
+  const overloadStatuses = {}
+  for (const part of [s.overload, s.overloadOthers]) for (const [k, v] of Object.entries(part.statuses)) overloadStatuses[k] = (overloadStatuses[k] ?? 0) + v
+  const answered = Object.values(overloadStatuses).reduce((a, b) => a + b, 0)
+  const goals = {
+    'TFA login >= 0.95 x ceiling': ratios.tfaLoginOverCeiling >= 0.95,
+    'CPU beyond the hash <= 1.5 ms per TFA login': ratios.cpuMsBeyondHashTfa <= 1.5,
+    'second factor adds < 1 ms to the median': ratios.secondFactorMedianMs < 1,
+    'GET /me >= 0.5 x hello-world': ratios.meOverHelloWorld >= 0.5,
+    'overload: served p99 <= 4 x one hash': ratios.overloadServedP99OverHash <= 4,
+    'overload: every request answered (200 or 503)': s.overload.errors + s.overloadOthers.errors === 0 && s.overload.timeouts + s.overloadOthers.timeouts === 0 && answered === (overloadStatuses[200] ?? 0) + (overloadStatuses[503] ?? 0),
+    'legitimate logins under flood >= 0.8 x unflooded': ratios.legitUnderFloodOverUnflooded >= 0.8
+  }
+  return { ratios, goals }
+}
+
+function markdown ({ ceiling, scenarios: s, serverPeakRssMb }, ratios, goals) {
+  const f = (x, d = 1) => x === null || x === undefined ? '–' : Number(x).toFixed(d)
+  const rows = [
+    ['ceiling: bcrypt.compare', ceiling.rps, ceiling.p50, ceiling.p99, '', `cost ${COST}, ${CONNECTIONS} in flight`],
+    ...Object.entries({
+      'login, no TFA': s.loginNoTfa,
+      'login, TFA, code appended': s.loginTfaAppended,
+      'login, TFA, code in `totp`': s.loginTfaField,
+      'right password, wrong code (401)': s.wrongCode,
+      'one at a time: login, no TFA': s.singleNoTfa,
+      'one at a time: login, TFA': s.singleTfa,
+      'GET /me': s.me,
+      'GET /tfa': s.tfaStatus,
+      'GET /healthz': s.healthz,
+      'hello-world (bare Fastify)': s.helloWorld,
+      [`overload: 50 concurrent logins, the ${CONNECTIONS} measured`]: s.overload,
+      [`overload: the other ${50 - CONNECTIONS} (low priority)`]: s.overloadOthers,
+      'legitimate logins, no flood': s.legitUnflooded,
+      'legitimate logins during flood': s.legitFlooded,
+      'the flood (one IP, wrong password)': s.flood
+    }).map(([name, r]) => [name, r.rps, r.okP50 ?? r.p50, r.okP99 ?? r.p99, JSON.stringify(r.statuses).replace(/"/g, ''), r.errors || r.timeouts ? `errors ${r.errors}, timeouts ${r.timeouts}` : ''])
+  ]
+  return [
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${D} s per scenario, ${CONNECTIONS} connections unless said.`,
+    '',
+    '| scenario | req/s | p50 ms (2xx) | p99 ms (2xx) | statuses | notes |',
+    '|---|---:|---:|---:|---|---|',
+    ...rows.map(([name, rps, p50, p99, st, note]) => `| ${name} | ${f(rps)} | ${f(p50)} | ${f(p99)} | ${st} | ${note} |`),
+    '',
+    '| ratio / figure | value |',
+    '|---|---:|',
+    `| TFA login (appended) / ceiling | ${f(ratios.tfaLoginOverCeiling, 3)} |`,
+    `| TFA login (\`totp\` field) / ceiling | ${f(ratios.tfaFieldLoginOverCeiling, 3)} |`,
+    `| no-TFA login / ceiling | ${f(ratios.noTfaLoginOverCeiling, 3)} |`,
+    `| GET /me / hello-world | ${f(ratios.meOverHelloWorld, 3)} |`,
+    `| server CPU ms per TFA login beyond the hash | ${f(ratios.cpuMsBeyondHashTfa, 2)} |`,
+    `| server CPU ms per no-TFA login beyond the hash | ${f(ratios.cpuMsBeyondHashNoTfa, 2)} |`,
+    `| of which the main thread, per TFA / no-TFA login (ms) | ${f(ratios.mainThreadCpuMsTfa, 2)} / ${f(ratios.mainThreadCpuMsNoTfa, 2)} |`,
+    `| second factor's cost on the median login (ms) | ${f(ratios.secondFactorMedianMs, 2)} |`,
+    `| overload: served p99 / one hash (${f(ceiling.singleHashMs)} ms) | ${f(ratios.overloadServedP99OverHash, 2)} |`,
+    `| legitimate logins during flood / without | ${f(ratios.legitUnderFloodOverUnflooded, 3)} |`,
+    `| server peak RSS (MB) | ${f(serverPeakRssMb)} |`,
+    '',
+    '| goal | met |',
+    '|---|---|',
+    ...Object.entries(goals).map(([goal, met]) => `| ${goal} | ${met ? 'yes' : '**no**'} |`)
+  ].join('\n')
+}
+
+export function report (results) {
+  const { ratios, goals } = figures(results)
+  const text = markdown(results, ratios, goals)
+  console.log(text)
+  // The raw latencies are for the figures above only: the file keeps the summaries.
+  for (const r of Object.values(results.scenarios)) delete r.byStatus
+  mkdirSync(path.join(benchDir, 'results'), { recursive: true })
+  writeFileSync(path.join(benchDir, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), durationSeconds: D, smoke, results, ratios, goals, markdown: text }, null, 2) + '\n')
+}
