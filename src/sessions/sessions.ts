@@ -1,0 +1,182 @@
+import type { PrismaClient } from '../generated/prisma/client.js'
+import type { Amr } from '../auth/tokens.js'
+import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from './refresh-token.js'
+
+export interface SessionServiceDeps {
+  prisma: PrismaClient
+  now: () => number
+  /** A session not refreshed for this long has ended. */
+  idleSeconds: number
+  /** A session ends this long after its login, however often it is refreshed. */
+  maxSeconds: number
+  /** How long a rotated refresh token still yields a sibling instead of counting as reuse. */
+  reuseGraceMs?: number
+}
+
+export interface NewSession {
+  userId: string
+  amr: Amr[]
+  /** When the user last proved who they are (the login), kept by every refresh. */
+  authTime: Date
+  ip?: string
+  userAgent?: string
+}
+
+export interface SessionView {
+  id: string
+  createdAt: Date
+  lastUsedAt: Date
+  expiresAt: Date
+  ip: string | null
+  userAgent: string | null
+  amr: Amr[]
+}
+
+export interface LiveSession extends SessionView {
+  userId: string
+  authTime: Date
+}
+
+export type RefreshResult =
+  | { status: 'rotated', session: { id: string, userId: string, amr: Amr[], authTime: Date }, refreshToken: string, refreshExpiresIn: number }
+  | { status: 'invalid' }
+  | { status: 'reused', sessionId: string, userId: string }
+
+export const REUSED_REASON = 'refresh_reused'
+
+const INVALID: RefreshResult = { status: 'invalid' }
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+// An id from a URL is checked before it reaches a uuid column: PostgreSQL would reject it with an error, not "no row".
+const isUuid = (id: string) => UUID.test(id)
+const VIEW = { id: true, createdAt: true, lastUsedAt: true, expiresAt: true, ip: true, userAgent: true, amr: true } as const
+
+/** Whole characters, so a cut never splits a surrogate pair. */
+const clip = (text: string | undefined, max: number) => text === undefined ? null : Array.from(text).slice(0, max).join('')
+
+/**
+ * Sessions: the lasting half of a login. Refresh tokens rotate on every use; only their SHA-256
+ * is stored, and every rotated one is kept, so a token presented again is recognised as reuse
+ * (a stolen copy) however many generations back it is.
+ */
+export function createSessionService ({ prisma, now, idleSeconds, maxSeconds, reuseGraceMs = 10_000 }: SessionServiceDeps) {
+  const idleMs = idleSeconds * 1000
+  const maxMs = maxSeconds * 1000
+
+  /** Not revoked, used within the idle lifetime, before the absolute end. */
+  const liveAt = (at: number) => ({ revokedAt: null, expiresAt: { gt: new Date(at) }, lastUsedAt: { gt: new Date(at - idleMs) } })
+  /** Seconds until the refresh token given at `at` stops working: the idle end or the absolute end, whichever comes first. */
+  const refreshExpiresIn = (at: number, expiresAt: Date) => Math.floor((Math.min(at + idleMs, expiresAt.getTime()) - at) / 1000)
+  const toView = <T extends { amr: string[] }>(row: T) => ({ ...row, amr: row.amr as Amr[] })
+
+  return {
+    async create ({ userId, amr, authTime, ip, userAgent }: NewSession): Promise<{ sessionId: string, refreshToken: string, refreshExpiresIn: number }> {
+      const at = now()
+      const stamp = new Date(at)
+      const refreshToken = generateRefreshToken()
+      const row = await prisma.session.create({
+        data: {
+          userId,
+          amr,
+          authTime,
+          ip: clip(ip, 64),
+          userAgent: clip(userAgent, 512),
+          createdAt: stamp,
+          lastUsedAt: stamp,
+          expiresAt: new Date(at + maxMs),
+          refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), issuedAt: stamp } }
+        },
+        select: { id: true, expiresAt: true }
+      })
+      return { sessionId: row.id, refreshToken, refreshExpiresIn: refreshExpiresIn(at, row.expiresAt) }
+    },
+
+    /**
+     * Exchanges a refresh token for the next one. Unknown, garbled, expired and revoked tokens
+     * are all 'invalid' (one 401 for the caller). A token already rotated is reuse, and ends the
+     * whole session, unless it comes back within `reuseGraceMs` of its rotation.
+     *
+     * The grace is for two tabs (or a retried request) refreshing the same token at the same
+     * moment: the loser gets a sibling token for the same session instead of logging the user
+     * out. An attacker replaying a stolen token inside that window goes unnoticed, so the window
+     * is seconds; past it, the token is reuse like any other rotated one.
+     */
+    async refresh (refreshToken: string): Promise<RefreshResult> {
+      if (!isWellFormedRefreshToken(refreshToken)) return INVALID
+      const tokenHash = hashRefreshToken(refreshToken)
+      const at = now()
+      const stamp = new Date(at)
+      return await prisma.$transaction(async (tx): Promise<RefreshResult> => {
+        const token = await tx.sessionRefreshToken.findUnique({ where: { tokenHash }, select: { sessionId: true } })
+        if (token === null) return INVALID
+        // Updating the session row first locks it until commit: refreshes of one session and its
+        // revocation take turns, so a revoked session can never hand out one more token (whose
+        // access token would outlive the revocation already published).
+        const [session] = await tx.session.updateManyAndReturn({
+          where: { id: token.sessionId, ...liveAt(at) },
+          data: { lastUsedAt: stamp },
+          select: { id: true, userId: true, amr: true, authTime: true, expiresAt: true }
+        })
+        if (session === undefined) return INVALID
+        // The conditional UPDATE decides, across instances, which refresh rotated this token.
+        const { count: rotatedHere } = await tx.sessionRefreshToken.updateMany({ where: { tokenHash, rotatedAt: null }, data: { rotatedAt: stamp } })
+        if (rotatedHere !== 1) {
+          const rotated = await tx.sessionRefreshToken.findUnique({ where: { tokenHash }, select: { rotatedAt: true } })
+          if (rotated?.rotatedAt == null) return INVALID
+          if (at - rotated.rotatedAt.getTime() > reuseGraceMs) {
+            await tx.session.update({ where: { id: session.id }, data: { revokedAt: stamp, revokedReason: REUSED_REASON } })
+            return { status: 'reused', sessionId: session.id, userId: session.userId }
+          }
+        }
+        const next = generateRefreshToken()
+        await tx.sessionRefreshToken.create({ data: { tokenHash: hashRefreshToken(next), sessionId: session.id, issuedAt: stamp } })
+        return {
+          status: 'rotated',
+          session: { id: session.id, userId: session.userId, amr: session.amr as Amr[], authTime: session.authTime },
+          refreshToken: next,
+          refreshExpiresIn: refreshExpiresIn(at, session.expiresAt)
+        }
+        // Refreshes of one session queue on its row lock: a burst of tabs must not time out waiting.
+      }, { maxWait: 5_000, timeout: 10_000 })
+    },
+
+    /** Ends one session. False for unknown, already ended or another user's (the caller answers 404 for all). */
+    async revoke (sessionId: string, { userId, reason }: { userId?: string, reason: string }): Promise<boolean> {
+      if (!isUuid(sessionId) || (userId !== undefined && !isUuid(userId))) return false
+      const { count } = await prisma.session.updateMany({
+        where: { id: sessionId, userId, revokedAt: null },
+        data: { revokedAt: new Date(now()), revokedReason: reason }
+      })
+      return count === 1
+    },
+
+    /**
+     * Ends every session of the user not yet revoked (expired ones too: an access token may
+     * still be out there), but `except`. Returns the ids, for the revocation list.
+     */
+    async revokeAll (userId: string, { except, reason }: { except?: string, reason: string }): Promise<string[]> {
+      if (!isUuid(userId)) return []
+      const rows = await prisma.session.updateManyAndReturn({
+        where: { userId, revokedAt: null, ...(except !== undefined && isUuid(except) ? { id: { not: except } } : {}) },
+        data: { revokedAt: new Date(now()), revokedReason: reason },
+        select: { id: true }
+      })
+      return rows.map(r => r.id)
+    },
+
+    /** The user's live sessions, newest first. */
+    async list (userId: string): Promise<SessionView[]> {
+      if (!isUuid(userId)) return []
+      const rows = await prisma.session.findMany({ where: { userId, ...liveAt(now()) }, select: VIEW, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })
+      return rows.map(toView)
+    },
+
+    /** The session if it is live, else null. */
+    async get (sessionId: string): Promise<LiveSession | null> {
+      if (!isUuid(sessionId)) return null
+      const row = await prisma.session.findFirst({ where: { id: sessionId, ...liveAt(now()) }, select: { ...VIEW, userId: true, authTime: true } })
+      return row === null ? null : toView(row)
+    }
+  }
+}
+
+export type SessionService = ReturnType<typeof createSessionService>
