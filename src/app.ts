@@ -9,8 +9,10 @@ import errorHandlerPlugin from './plugins/error-handler.js'
 import passwordsPlugin from './plugins/passwords.js'
 import prismaPlugin from './plugins/prisma.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
+import revocationsPlugin from './plugins/revocations.js'
 import secondFactorPlugin from './plugins/second-factor.js'
 import servicesPlugin from './plugins/services.js'
+import sessionsPlugin from './plugins/sessions.js'
 import storePlugin from './plugins/store.js'
 import swaggerPlugin from './plugins/swagger.js'
 import adminRoutes from './routes/admin.js'
@@ -22,6 +24,7 @@ import tfaEventRoutes from './routes/tfa/events.js'
 import tfaManageRoutes from './routes/tfa/manage.js'
 import tfaSettingsRoutes from './routes/tfa/settings.js'
 import tfaSmsRoutes from './routes/tfa/sms.js'
+import sessionRoutes from './routes/sessions.js'
 import userRoutes from './routes/users.js'
 import { SHARED_SCHEMAS } from './schemas/index.js'
 import { buildValidator } from './validation.js'
@@ -76,9 +79,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(prismaPlugin)
   await app.register(auditPlugin)
   await app.register(passwordsPlugin)
+  await app.register(revocationsPlugin)
   await app.register(authPlugin)
   await app.register(rateLimitPlugin)
   await app.register(secondFactorPlugin)
+  await app.register(sessionsPlugin)
   await app.register(servicesPlugin)
   await app.register(adminBootstrapPlugin)
   await app.register(swaggerPlugin)
@@ -86,6 +91,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(healthRoutes)
   await app.register(userRoutes)
   await app.register(loginRoutes)
+  await app.register(sessionRoutes)
   await app.register(tfaEnrolmentRoutes)
   await app.register(tfaManageRoutes)
   await app.register(tfaSettingsRoutes)

@@ -118,6 +118,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/token/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange a refresh token for a new access token and a new refresh token
+         * @description The refresh token is single use: the answer carries its successor, and the old one stops working. Presented again after that, it counts as stolen and ends the whole session, unless it comes back within 10 seconds of its rotation (two tabs refreshing at once both get a working token). The new access token keeps the login's `amr` and `auth_time`: refreshing is not logging in again. Unknown, expired, revoked and reused tokens all get the same 401.
+         */
+        post: operations["refreshToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the current session
+         * @description Its refresh token stops working, and so does every access token of the session, on every instance, within about a second.
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current user's live sessions, newest first */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        /** Sign out everywhere else: end every session but the current one */
+        delete: operations["endOtherSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End one of the current user's sessions (e.g. a lost laptop) */
+        delete: operations["endSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tfa/enable": {
         parameters: {
             query?: never;
@@ -374,6 +449,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users/{id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user's live sessions, newest first */
+        get: operations["adminListUserSessions"];
+        put?: never;
+        post?: never;
+        /**
+         * End every session of a user (a stolen device, a compromised account)
+         * @description Their refresh tokens stop working, and their access tokens are refused on every instance within about a second.
+         */
+        delete: operations["adminEndUserSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users/{id}/events": {
         parameters: {
             query?: never;
@@ -469,7 +565,7 @@ export interface components {
             };
         };
         TokenResponse: {
-            /** @description A JWT (HS256) with `sub` (user id) and `amr` (RFC 8176). */
+            /** @description A JWT (HS256) with `sub` (user id), `amr` (RFC 8176), `sid` (the session), `auth_time` and `jti`. */
             access_token: string;
             /** @enum {string} */
             token_type: "Bearer";
@@ -484,6 +580,15 @@ export interface components {
             tfa_enrollment_required?: boolean;
             /** @description TFA becomes mandatory on a date: remind the user to enable it. */
             tfa_reminder?: string;
+            /** @description Opaque (`twofold_rt_…`), single use: POST /token/refresh exchanges it for a new access token and a new refresh token. Keep it out of reach of scripts (e.g. an httpOnly cookie set by your backend, or memory). Absent for an enrolment-only login and for API-key tokens. */
+            refresh_token?: string;
+            /** @description Seconds until the refresh token stops working unless used: the session's idle lifetime, or what is left of its absolute one. */
+            refresh_expires_in?: number;
+            /**
+             * Format: uuid
+             * @description The session this login opened (the access token's `sid`); see GET /sessions.
+             */
+            session_id?: string;
         };
         User: {
             /** Format: uuid */
@@ -570,6 +675,36 @@ export interface components {
             phone: string;
             /** @description Seconds the code stays valid (300). */
             expires_in: number;
+        };
+        Session: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description The login that opened it.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description The last refresh (or the login).
+             */
+            last_used_at: string;
+            /**
+             * Format: date-time
+             * @description When it ends unless refreshed: the idle end, or the absolute end if sooner.
+             */
+            expires_at: string;
+            /** @description The client address at login. */
+            ip: string | null;
+            /** @description The client at login. */
+            user_agent: string | null;
+            /** @description How the login was made (RFC 8176), e.g. `["pwd","otp","mfa"]`. */
+            amr: string[];
+            /** @description The session of the token making this request. */
+            current: boolean;
+        };
+        SessionList: {
+            sessions: components["schemas"]["Session"][];
         };
     };
     responses: never;
@@ -827,7 +962,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in. `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","sms","mfa"]` with an SMS code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after. */
+            /** @description Logged in: an access token, and a session with its `refresh_token` (see POST /token/refresh). `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","sms","mfa"]` with an SMS code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -867,6 +1002,234 @@ export interface operations {
             };
             /** @description Overloaded (too many password verifications waiting), a backing service is down, or the SMS gateway did not take the code; retry after `Retry-After`. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    refreshToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    refresh_token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The same shape as POST /login: a new access token and the next refresh token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Invalid body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown, expired, revoked or already used refresh token (`Invalid or expired refresh token: log in again.`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this client (`Retry-After`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended (also when it had ended already). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A token from an API key: it has no session (revoke the key instead). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions; `current` marks this one. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enrolment-only token, or a token from an API key (keys have no sessions). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    endOtherSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every other session ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enrolment-only token, or a token from an API key (keys have no sessions). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    endSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enrolment-only token, or a token from an API key (keys have no sessions). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such live session among the current user's (another user's id gets the same answer). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1929,6 +2292,120 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["AdminUser"];
                 };
+            };
+            /** @description Invalid id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No user with this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminListUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Invalid id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No user with this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminEndUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every session ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid id. */
             400: {

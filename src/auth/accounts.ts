@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js'
 import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
+import type { SessionService } from '../sessions/session-service.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { activeFactor, hasTfaOn } from './factors.js'
 import { findLoginUser, type LoginUser } from './login-user.js'
@@ -25,6 +26,7 @@ export interface AccountDeps {
   audit: AuditLog
   config: Pick<Config, 'tfa'>
   now: () => number
+  sessions: Pick<SessionService, 'endAll'>
 }
 
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
@@ -34,7 +36,7 @@ const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
  * at login and at every sensitive action. A wrong password is always the plain 401, and only a
  * right password reveals that a code is needed.
  */
-export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now }: AccountDeps) {
+export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions }: AccountDeps) {
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
    * password is wrong, the whole field is tried (a password that itself ends in six digits).
@@ -128,6 +130,8 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       const passwordHash = await passwords.hash(input.new_password)
       await prisma.user.update({ where: { id: userId }, data: { passwordHash } })
       audit.record('password.changed', user.id, ctx)
+      // Whoever else knew the old password is signed out; the caller stays.
+      await sessions.endAll(userId, { except: ctx.sessionId, reason: 'password_changed' }, ctx)
     }
   }
 }

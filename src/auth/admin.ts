@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
+import type { SessionService } from '../sessions/session-service.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { DEFAULT_DEVICE_NAME } from './factors.js'
 import type { PasswordHasher } from './passwords.js'
@@ -18,7 +19,14 @@ const USER_VIEW = {
 } as const
 
 /** What the support desk sees and does: find a user, reset TFA after a lost phone, unblock, read their events. */
-export function createAdminService ({ prisma, secondFactor, audit }: { prisma: PrismaClient, secondFactor: SecondFactorService, audit: AuditLog }) {
+interface Deps {
+  prisma: PrismaClient
+  secondFactor: SecondFactorService
+  audit: AuditLog
+  sessions: Pick<SessionService, 'endAll' | 'list'>
+}
+
+export function createAdminService ({ prisma, secondFactor, audit, sessions }: Deps) {
   async function view (user: NonNullable<Awaited<ReturnType<typeof findView>>>) {
     const { lockedMs, failures } = await secondFactor.lockState(user.id)
     const enabled = user.twoFactor?.enabledAt != null
@@ -54,6 +62,16 @@ export function createAdminService ({ prisma, secondFactor, audit }: { prisma: P
       return await view(await mustExist(id))
     },
 
+    async listSessions (id: string) {
+      await mustExist(id)
+      return await sessions.list(id)
+    },
+
+    async endSessions (id: string, adminId: string, ctx: RequestContext) {
+      await mustExist(id)
+      await sessions.endAll(id, { reason: 'admin', by: adminId }, ctx)
+    },
+
     async events (id: string, page: { limit?: number, cursor?: string }) {
       await mustExist(id)
       return await audit.list(id, page)
@@ -77,6 +95,8 @@ export function createAdminService ({ prisma, secondFactor, audit }: { prisma: P
       ])
       await secondFactor.forget(id)
       audit.record('admin.tfa_reset', id, ctx, { by: adminId })
+      // Whoever holds the lost phone may be logged in too: every session ends.
+      await sessions.endAll(id, { reason: 'tfa_reset', by: adminId }, ctx)
       return await view(await mustExist(id))
     },
 

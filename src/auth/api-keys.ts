@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { generateApiKey, hashApiKey, isWellFormedApiKey } from './api-key-format.js'
+import type { SessionService } from '../sessions/session-service.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { hasTfaOn } from './factors.js'
 import { apiKeyGrant, type Amr, type TokenGrant } from './tokens.js'
@@ -8,12 +9,12 @@ import { apiKeyGrant, type Amr, type TokenGrant } from './tokens.js'
 /** `api_key.used` is recorded at most this often per key: a script exchanging its key every few minutes would bury the trail. */
 const USED_EVENT_EVERY_MS = 60 * 60 * 1000
 
-interface Deps { prisma: PrismaClient, audit: AuditLog, now: () => number }
+interface Deps { prisma: PrismaClient, audit: AuditLog, now: () => number, sessions: Pick<SessionService, 'endApiKeyTokens'> }
 
 const LIST_VIEW = { id: true, name: true, hint: true, createdAt: true, expiresAt: true, lastUsedAt: true } as const
 
 /** API keys: created by a logged-in user, exchanged at POST /token, revoked at once. */
-export function createApiKeyService ({ prisma, audit, now }: Deps) {
+export function createApiKeyService ({ prisma, audit, now, sessions }: Deps) {
   return {
     /**
      * A key is as strong as the login that made it: with TFA on, only a login that passed the
@@ -54,10 +55,14 @@ export function createApiKeyService ({ prisma, audit, now }: Deps) {
       }
     },
 
-    /** Deleting the row is the revocation: the next exchange finds nothing. Another user's key is "not found". */
+    /**
+     * Deleting the row is the revocation: the next exchange finds nothing, and the tokens already
+     * exchanged for the key stop at once. Another user's key is "not found".
+     */
     async revoke (userId: string, id: string, ctx: RequestContext = {}) {
       const { count } = await prisma.apiKey.deleteMany({ where: { id, userId } })
       if (count !== 1) throw new AppError('apiKeyNotFound')
+      await sessions.endApiKeyTokens(id)
       audit.record('api_key.revoked', userId, ctx, { api_key_id: id })
     },
 
@@ -78,7 +83,7 @@ export function createApiKeyService ({ prisma, audit, now }: Deps) {
       })
       if (count === 1) audit.record('api_key.used', row.userId, ctx, { api_key_id: row.id })
       else await prisma.apiKey.updateMany({ where: { id: row.id }, data: { lastUsedAt: stamp } })
-      return apiKeyGrant({ id: row.userId, username: row.user.username })
+      return apiKeyGrant({ id: row.userId, username: row.user.username }, row.id)
     }
   }
 }

@@ -37,9 +37,11 @@ export type SecurityEventType =
   | 'sms.sent'
   | 'sms.delivery_failed'
   | 'tfa.sms_enrolment_started'
+  | 'session.ended'
+  | 'session.refresh_reused'
 
-/** Who is asking, as far as the HTTP layer can tell. */
-export interface RequestContext { ip?: string, userAgent?: string }
+/** Who is asking, as far as the HTTP layer can tell; `sessionId`: the session of the caller's token. */
+export interface RequestContext { ip?: string, userAgent?: string, sessionId?: string }
 
 type Detail = Record<string, string | number | boolean | string[] | null>
 

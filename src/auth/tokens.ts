@@ -9,6 +9,14 @@ export interface AccessTokenClaims {
   username: string
   amr: Amr[]
   scope?: typeof ENROLL_SCOPE
+  /** The session the token belongs to (every login's token has one): ending it ends the token. */
+  sid?: string
+  /** When the user last proved who they are, in seconds (OIDC): the login, kept by every refresh. */
+  auth_time?: number
+  /** The API key a token from POST /token was exchanged for: revoking the key ends the token. */
+  akid?: string
+  /** A unique id per token (RFC 7519), set when it is signed. */
+  jti?: string
 }
 
 /** Fields a login adds beside the token, for the client to act on. */
@@ -53,7 +61,10 @@ export function loginGrant (claims: AccessTokenClaims, { tfaOn, mandatory, now }
 }
 
 /** An API key's exchange: no code is asked, so the token says so and lives briefly. */
-export const apiKeyGrant = (user: { id: string, username: string }): TokenGrant => ({
-  claims: { sub: user.id, username: user.username, amr: ['api_key'] },
+export const apiKeyGrant = (user: { id: string, username: string }, apiKeyId: string): TokenGrant => ({
+  claims: { sub: user.id, username: user.username, amr: ['api_key'], akid: apiKeyId },
   maxTtlSeconds: API_KEY_TOKEN_MAX_TTL_SECONDS
 })
+
+/** True for the token of an enrolment-only login: it gets a session, but no refresh token. */
+export const isEnrolmentOnly = (grant: TokenGrant) => grant.claims.scope === ENROLL_SCOPE

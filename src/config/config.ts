@@ -22,6 +22,8 @@ const EnvSchema = Type.Object({
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   JWT_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86400, default: 900 }),
+  SESSION_IDLE_SECONDS: Type.Integer({ minimum: 60, maximum: 400 * 86400, default: 7 * 86400 }),
+  SESSION_MAX_SECONDS: Type.Integer({ minimum: 60, maximum: 400 * 86400, default: 30 * 86400 }),
   BCRYPT_COST: Type.Integer({ minimum: 4, maximum: 15, default: 12 }),
   MAX_PENDING_HASHES: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
@@ -63,6 +65,8 @@ export interface Config {
   /** Filled from DATA_DIR by resolveLocalSecrets when not configured (never in production). */
   jwtSecret?: string
   jwtTtlSeconds: number
+  /** A session ends when not refreshed for `idleSeconds`, and `maxSeconds` after its login whatever the refreshes. */
+  sessions: { idleSeconds: number, maxSeconds: number }
   bcryptCost: number
   maxPendingHashes: number
   logLevel: Env['LOG_LEVEL']
@@ -159,6 +163,7 @@ function toConfig (env: Env): Config {
     dataDir: env.DATA_DIR,
     jwtSecret: env.JWT_SECRET,
     jwtTtlSeconds: env.JWT_TTL_SECONDS,
+    sessions: sessionLifetimes(env),
     bcryptCost: env.BCRYPT_COST,
     maxPendingHashes: env.MAX_PENDING_HASHES ?? defaultMaxPendingHashes(),
     logLevel: env.LOG_LEVEL,
@@ -184,6 +189,12 @@ function toConfig (env: Env): Config {
       : undefined,
     sms: smsConfig(env)
   }
+}
+
+function sessionLifetimes (env: Env): Config['sessions'] {
+  if (env.SESSION_IDLE_SECONDS > env.SESSION_MAX_SECONDS) throw new ConfigError('SESSION_IDLE_SECONDS', 'must not be longer than SESSION_MAX_SECONDS')
+  if (env.SESSION_MAX_SECONDS < env.JWT_TTL_SECONDS) throw new ConfigError('SESSION_MAX_SECONDS', 'must not be shorter than JWT_TTL_SECONDS')
+  return { idleSeconds: env.SESSION_IDLE_SECONDS, maxSeconds: env.SESSION_MAX_SECONDS }
 }
 
 function smsConfig (env: Env): Config['sms'] {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
@@ -32,6 +33,7 @@ declare module 'fastify' {
 
 export default fp(async function authPlugin (app) {
   const { jwtSecret, jwtTtlSeconds } = app.config
+  const { revocations } = app
   if (jwtSecret === undefined) throw new Error('jwtSecret must be resolved before buildApp (see resolveLocalSecrets)')
   await app.register(fastifyJwt, {
     secret: jwtSecret,
@@ -66,6 +68,11 @@ export default fp(async function authPlugin (app) {
     } catch {
       throw new AppError('unauthenticated')
     }
+    // From memory, no I/O: the list is fed by every instance. Without its feed it may be stale,
+    // and a stale list would let an ended session in.
+    if (!revocations.healthy) throw new AppError('revocationsUnavailable', { retryAfterSeconds: 1 })
+    const { sid, akid } = request.user
+    if ((sid !== undefined && revocations.isRevoked(sid)) || (akid !== undefined && revocations.isRevoked(akid))) throw new AppError('unauthenticated')
     if (request.user.scope === ENROLL_SCOPE && request.routeOptions.config.allowEnrollmentToken !== true) {
       throw new AppError('enrollmentRequired')
     }
@@ -73,7 +80,8 @@ export default fp(async function authPlugin (app) {
 
   app.decorate('issueToken', function issueToken ({ claims, maxTtlSeconds, extras }: TokenGrant): TokenResponse {
     const ttl = Math.min(jwtTtlSeconds, maxTtlSeconds ?? jwtTtlSeconds)
-    const accessToken = ttl === jwtTtlSeconds ? app.jwt.sign(claims) : app.jwt.sign(claims, { expiresIn: ttl })
+    const signed = { ...claims, jti: randomUUID() }
+    const accessToken = ttl === jwtTtlSeconds ? app.jwt.sign(signed) : app.jwt.sign(signed, { expiresIn: ttl })
     return { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, ...extras }
   })
-}, { name: 'auth', dependencies: ['config'] })
+}, { name: 'auth', dependencies: ['config', 'revocations'] })

@@ -19,11 +19,11 @@ declare module 'fastify' {
 
 /** The domain services the routes call, built once over the shared clients and the second factor. */
 export default fp(async function servicesPlugin (app) {
-  const { config, prisma, passwords, secondFactor, secretBox, smsCodes: sms, audit, now } = app
+  const { config, prisma, passwords, secondFactor, secretBox, smsCodes: sms, audit, now, sessions } = app
   app.decorate('users', createUserService({ prisma, passwords, audit, registration: config.registration }))
-  app.decorate('accounts', createAccountService({ prisma, passwords, secondFactor, audit, config, now }))
-  app.decorate('tfa', createTfaService({ prisma, secondFactor, secretBox, config, audit, now }))
-  app.decorate('smsTfa', createSmsTfaService({ prisma, secondFactor, secretBox, sms, audit, now }))
-  app.decorate('admin', createAdminService({ prisma, secondFactor, audit }))
-  app.decorate('apiKeys', createApiKeyService({ prisma, audit, now }))
-}, { name: 'services', dependencies: ['config', 'prisma', 'passwords', 'audit', 'second-factor'] })
+  app.decorate('accounts', createAccountService({ prisma, passwords, secondFactor, audit, config, now, sessions }))
+  app.decorate('tfa', createTfaService({ prisma, secondFactor, secretBox, config, audit, now, sessions }))
+  app.decorate('smsTfa', createSmsTfaService({ prisma, secondFactor, secretBox, sms, audit, now, sessions }))
+  app.decorate('admin', createAdminService({ prisma, secondFactor, audit, sessions }))
+  app.decorate('apiKeys', createApiKeyService({ prisma, audit, now, sessions }))
+}, { name: 'services', dependencies: ['config', 'prisma', 'passwords', 'audit', 'second-factor', 'sessions'] })

@@ -23,6 +23,7 @@ export default fp(async function swaggerPlugin (app) {
         { name: 'authentication', description: 'Logging in' },
         { name: 'users', description: 'Registration and the current user' },
         { name: 'two-factor', description: 'Enrolment, status and recovery codes of the TOTP second factor' },
+        { name: 'sessions', description: 'The logins that last: list them, end one, end all others, log out' },
         { name: 'api-keys', description: 'Keys for scripts and automated processes, exchanged at POST /token' },
         { name: 'admin', description: 'Support desk: find users, reset or unlock their TFA, read their events (role admin)' },
         { name: 'operations', description: 'Health and readiness probes' }

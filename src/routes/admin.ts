@@ -75,6 +75,32 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => await app.admin.unlockTfa(request.params.id, request.user.sub, contextOf(request)))
 
+  app.get('/users/:id/sessions', {
+    schema: {
+      tags,
+      operationId: 'adminListUserSessions',
+      summary: 'A user\'s live sessions, newest first',
+      security: BearerSecurity,
+      params: IdParamsSchema,
+      response: { 200: Type.Ref('SessionList', { description: 'The sessions.' }), ...errorResponses({ 400: 'Invalid id.', ...ADMIN_ERRORS, ...notFound }) }
+    }
+  }, async (request) => await app.admin.listSessions(request.params.id))
+
+  app.delete('/users/:id/sessions', {
+    schema: {
+      tags,
+      operationId: 'adminEndUserSessions',
+      summary: 'End every session of a user (a stolen device, a compromised account)',
+      description: 'Their refresh tokens stop working, and their access tokens are refused on every instance within about a second.',
+      security: BearerSecurity,
+      params: IdParamsSchema,
+      response: { 204: Type.Null({ description: 'Every session ended.' }), ...errorResponses({ 400: 'Invalid id.', ...ADMIN_ERRORS, ...notFound }) }
+    }
+  }, async (request, reply) => {
+    await app.admin.endSessions(request.params.id, request.user.sub, contextOf(request))
+    return reply.code(204).send(null)
+  })
+
   app.get('/users/:id/events', {
     schema: {
       tags,

@@ -31,7 +31,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       ].join(''),
       body: LoginBodySchema,
       response: {
-        200: Type.Ref('TokenResponse', { description: 'Logged in. `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","sms","mfa"]` with an SMS code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after.' }),
+        200: Type.Ref('TokenResponse', { description: 'Logged in: an access token, and a session with its `refresh_token` (see POST /token/refresh). `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","sms","mfa"]` with an SMS code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after.' }),
         ...errorResponses({
           400: 'Invalid body.',
           429: 'Too many attempts from this client or for this username (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code).',
@@ -40,7 +40,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         401: LoginUnauthorizedResponse
       }
     }
-  }, async (request) => app.issueToken(await app.accounts.login(request.body, contextOf(request))))
+  }, async (request) => {
+    const ctx = contextOf(request)
+    return await app.sessions.start(await app.accounts.login(request.body, ctx), ctx)
+  })
 }
 
 export default routes

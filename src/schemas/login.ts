@@ -4,12 +4,15 @@ import { passwordInput, RecoveryCodeSchema, TotpSchema, UsernameSchema } from '.
 import { exampleError } from './responses.js'
 
 export const TokenResponseSchema = Type.Object({
-  access_token: Type.String({ description: 'A JWT (HS256) with `sub` (user id) and `amr` (RFC 8176).' }),
+  access_token: Type.String({ description: 'A JWT (HS256) with `sub` (user id), `amr` (RFC 8176), `sid` (the session), `auth_time` and `jti`.' }),
   token_type: Type.Literal('Bearer'),
   expires_in: Type.Integer({ description: 'Lifetime in seconds.' }),
   scope: Type.Optional(Type.Literal(ENROLL_SCOPE, { description: 'Present when the token only allows enrolment in TFA (mandatory TFA).' })),
   tfa_enrollment_required: Type.Optional(Type.Boolean({ description: 'TFA is mandatory and this user has none: the token only works for GET /me, GET /tfa, /tfa/enable and /tfa/validate. Enrol, then log in again.' })),
-  tfa_reminder: Type.Optional(Type.String({ description: 'TFA becomes mandatory on a date: remind the user to enable it.' }))
+  tfa_reminder: Type.Optional(Type.String({ description: 'TFA becomes mandatory on a date: remind the user to enable it.' })),
+  refresh_token: Type.Optional(Type.String({ description: 'Opaque (`twofold_rt_…`), single use: POST /token/refresh exchanges it for a new access token and a new refresh token. Keep it out of reach of scripts (e.g. an httpOnly cookie set by your backend, or memory). Absent for an enrolment-only login and for API-key tokens.' })),
+  refresh_expires_in: Type.Optional(Type.Integer({ description: 'Seconds until the refresh token stops working unless used: the session\'s idle lifetime, or what is left of its absolute one.' })),
+  session_id: Type.Optional(Type.String({ format: 'uuid', description: 'The session this login opened (the access token\'s `sid`); see GET /sessions.' }))
 }, { $id: 'TokenResponse', additionalProperties: false })
 
 export const LoginBodySchema = Type.Object({

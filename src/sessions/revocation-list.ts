@@ -32,6 +32,8 @@ export interface RevocationList {
   revoke: (ids: string[], untilMs: number) => Promise<void>
   /** Entries held in memory (expired ones go at the next prune). */
   readonly size: number
+  /** The feed connection's name in CLIENT LIST (one per instance). */
+  readonly connectionName: string
   /** Starts the pruning, and with Redis the feed: subscribe, then load. Needed in both modes. */
   start: () => Promise<void>
   close: () => Promise<void>
@@ -202,6 +204,8 @@ export function createRevocationList ({
     },
 
     get size () { return revokedUntil.size },
+
+    connectionName,
 
     async start () {
       if (closed || timers.length > 0) return

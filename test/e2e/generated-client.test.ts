@@ -132,6 +132,19 @@ t.test('password + TOTP journey through the generated client', async (t) => {
   // And the password alone works again.
   const third = dataOf(t, await client.POST('/login', { body: { username, password } }), 200)
   t.same(amrOf(third.access_token), ['pwd'])
+
+  // A frontend keeps the session going with the refresh token, lists it, and logs out.
+  if (third.refresh_token === undefined) throw new Error('a login answers a refresh token')
+  const refreshed = dataOf(t, await client.POST('/token/refresh', { body: { refresh_token: third.refresh_token } }), 200)
+  t.equal(refreshed.session_id, third.session_id, 'the same session')
+  t.not(refreshed.refresh_token, third.refresh_token, 'a rotated refresh token')
+  client.setToken(refreshed.access_token)
+  const { sessions } = dataOf(t, await client.GET('/sessions'), 200)
+  t.ok(sessions.some(s => s.id === third.session_id && s.current), 'listed, and marked current')
+  t.equal((await client.POST('/logout')).response.status, 204)
+  t.equal((await client.GET('/me')).response.status, 401, 'logged out')
+  const again = await client.POST('/token/refresh', { body: { refresh_token: refreshed.refresh_token ?? '' } })
+  t.equal(again.response.status, 401, 'the refresh token died with the session')
 })
 
 t.test('errors come back as the documented envelope', async (t) => {

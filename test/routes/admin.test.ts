@@ -243,11 +243,14 @@ t.test('done when: a reset invalidates the old phone\'s codes immediately', asyn
   const appended = await login(app, { username: user.username, password: user.password + oldCode })
   t.equal(appended.statusCode, 401)
   t.equal(appended.body, INVALID_CREDENTIALS_BODY, 'appended to the password: refused')
+  // The reset ended every session of the user (whoever holds the phone may be logged in).
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(user.token) })).statusCode, 401, 'the token from before the reset is refused')
+  const fresh = await loginToken(app, { username: user.username, password: user.password })
   // …and where a code is asked for, there is no factor left to check it against.
-  const disable = await app.inject({ method: 'POST', url: '/tfa/disable', headers: bearer(user.token), payload: { totp: oldCode } })
+  const disable = await app.inject({ method: 'POST', url: '/tfa/disable', headers: bearer(fresh), payload: { totp: oldCode } })
   t.equal(disable.statusCode, 409)
   t.equal(disable.json().error.message, ErrorCatalogue.tfaNotEnabled.message)
-  const regen = await app.inject({ method: 'POST', url: '/tfa/recovery-codes', headers: bearer(user.token), payload: { totp: oldCode } })
+  const regen = await app.inject({ method: 'POST', url: '/tfa/recovery-codes', headers: bearer(fresh), payload: { totp: oldCode } })
   t.equal(regen.statusCode, 409)
 
   // The user logs in with the password only: amr ['pwd'], not otp/mfa — the old code proves nothing.
@@ -289,7 +292,8 @@ t.test('a reset also removes a pending secret (enable without validate)', async 
   const reset = await adminPost(`/admin/users/${user.id}/tfa/reset`)
   t.equal(reset.statusCode, 200)
   t.equal((reset.json() as AdminUser).tfa.pending, false)
-  const validate = await app.inject({ method: 'POST', url: '/tfa/validate', headers: bearer(user.token), payload: { totp: generateTotpCode(secret, clock.now()) } })
+  const fresh = await loginToken(app, { username: user.username, password: user.password })
+  const validate = await app.inject({ method: 'POST', url: '/tfa/validate', headers: bearer(fresh), payload: { totp: generateTotpCode(secret, clock.now()) } })
   t.equal(validate.statusCode, 409, 'the pending secret is gone')
   t.equal(validate.json().error.message, ErrorCatalogue.tfaNotPending.message)
   // A reset of a user without TFA is harmless.
@@ -398,8 +402,12 @@ t.test('reset and unlock are in the user\'s audit trail, with the administrator,
   t.equal(res.statusCode, 200)
   const { events, next_cursor: next } = res.json() as { events: Array<{ type: string, ip: string, user_agent: string, detail: Record<string, unknown> }>, next_cursor: string | null }
   t.equal(next, null)
-  t.same(events.slice(0, 2).map(e => e.type), ['admin.tfa_reset', 'admin.tfa_unlocked'], 'newest first')
-  for (const event of events.slice(0, 2)) {
+  // The reset also ended the user's sessions, in the same millisecond: that event is checked on its own.
+  const adminEvents = events.filter(e => e.type.startsWith('admin.'))
+  t.same(adminEvents.slice(0, 2).map(e => e.type), ['admin.tfa_reset', 'admin.tfa_unlocked'], 'newest first')
+  const ended = events.find(e => e.type === 'session.ended')
+  t.match(ended?.detail, { reason: 'tfa_reset', by: adminId }, 'the reset ended the sessions, and says who did')
+  for (const event of adminEvents.slice(0, 2)) {
     t.same(event.detail, { by: adminId }, `${event.type}: by whom`)
     t.equal(event.ip, '127.0.0.1')
     t.equal(event.user_agent, UA)

@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { App } from '../../src/app.js'
-import { buildTestApp, createTestDatabase, sharedEnv, TestClock, testConfig } from '../helper.js'
-import { countStatuses, createTfaUser, login, randomUsername, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, wrongCode } from '../flows.js'
+import { buildTestApp, createTestDatabase, createTestRedis, sharedEnv, TestClock, testConfig } from '../helper.js'
+import { bearer, countStatuses, createTfaUser, DEFAULT_PASSWORD, login, randomUsername, register, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, wrongCode } from '../flows.js'
+import { killClientsNamed, waitFor } from '../sessions/redis-helpers.js'
 
 // Instances are stateless: three of them behind a load balancer share PostgreSQL and Redis (a node,
 // or the cluster under npm run test:cluster), and must agree on used codes, failures, locks and
@@ -69,4 +70,37 @@ t.test('rate limits are shared: per client IP and per username, across instances
     byAccount.push(res.statusCode)
   }
   t.same(byAccount.slice(3), [429, 429], 'one account from many addresses: 3 code attempts, then 429')
+})
+
+interface Tokens { access_token: string, session_id: string }
+const me = async (app: App, token: string) => await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })
+
+t.test('a session ended on one instance is refused by the other two within a second', async (t) => {
+  const user = await register(pick(0), randomUsername(), DEFAULT_PASSWORD)
+  const session = (await login(pick(0), { username: user.username, password: user.password })).json() as Tokens
+  for (const [i, app] of instances.entries()) t.equal((await me(app, session.access_token)).statusCode, 200, `instance ${i} accepts the token`)
+  t.equal((await pick(0).inject({ method: 'POST', url: '/logout', headers: bearer(session.access_token) })).statusCode, 204, 'logged out on instance 0')
+  const took = await waitFor(async () => (await me(pick(1), session.access_token)).statusCode === 401 && (await me(pick(2), session.access_token)).statusCode === 401, 1000, 'instances 1 and 2 refuse it')
+  t.ok(took < 1000, `refused everywhere after ${took} ms`)
+})
+
+t.test('an instance that lost its feed answers 503 rather than guess, then honours what was ended while it was away', async (t) => {
+  const away = pick(2)
+  const user = await register(pick(0), randomUsername(), DEFAULT_PASSWORD)
+  const ended = (await login(pick(0), { username: user.username, password: user.password })).json() as Tokens
+  const kept = (await login(pick(0), { username: user.username, password: user.password })).json() as Tokens
+  t.equal((await me(away, ended.access_token)).statusCode, 200)
+  const admin = createTestRedis()
+  t.teardown(() => admin.disconnect())
+  await admin.ping() // a cluster client knows its nodes only once connected
+  t.equal(await killClientsNamed(admin, away.revocations.connectionName), 1, 'instance 2\'s feed connection killed')
+  await waitFor(() => !away.revocations.healthy, 1000, 'instance 2 notices')
+  const meanwhile = await me(away, kept.access_token)
+  t.equal(meanwhile.statusCode, 503, 'while it can\'t hear the others, it refuses to trust its list')
+  t.equal(meanwhile.headers['retry-after'], '1')
+  // Ended on instance 0 while instance 2 can't hear it.
+  t.equal((await pick(0).inject({ method: 'DELETE', url: `/sessions/${ended.session_id}`, headers: bearer(kept.access_token) })).statusCode, 204)
+  await waitFor(() => away.revocations.healthy, 5000, 'instance 2 is back')
+  t.equal((await me(away, ended.access_token)).statusCode, 401, 'it caught up: the session ended while it was away is refused')
+  t.equal((await me(away, kept.access_token)).statusCode, 200, 'and the one that lives is served again')
 })

@@ -165,7 +165,9 @@ t.test('the audit trail: every event type, with ip, user agent and facts — and
   track(await call('POST', '/login', undefined, { username, password: NEW_PASSWORD, totp: codeOf(secret) }), 429, 'a right code while locked')
   clock.advance(STEP_MS)
   track(await asAdmin('POST', `/admin/users/${userId}/tfa/unlock`), 200, 'admin unlock')
-  track(await call('POST', '/tfa/disable', mfaToken, { totp: codeOf(secret) }), 200, 'disable')
+  // The password change signed out every other session (mfaToken's too): the changing one goes on.
+  track(await call('GET', '/me', mfaToken), 401, 'a session ended by the password change')
+  track(await call('POST', '/tfa/disable', token, { totp: codeOf(secret) }), 200, 'disable')
 
   const enable2 = track(await call('POST', '/tfa/enable', token), 200, 'enable again')
   const secret2 = (enable2.json() as { secret: string }).secret
@@ -176,29 +178,36 @@ t.test('the audit trail: every event type, with ip, user agent and facts — and
   track(await asAdmin('POST', `/admin/users/${userId}/tfa/reset`), 200, 'admin reset')
   const adminId = (await app.prisma.user.findUniqueOrThrow({ where: { username: ADMIN }, select: { id: true } })).id
 
-  const { events, pages } = await walk('/tfa/events', token, 7)
+  // The reset ended every session: the user logs in again to read the trail.
+  track(await call('GET', '/me', token), 401, 'a session ended by the reset')
+  clock.advance(1)
+  const afterReset = track(await call('POST', '/login', undefined, { username, password: NEW_PASSWORD }), 200, 'login after the reset').json().access_token as string
+  const { events, pages } = await walk('/tfa/events', afterReset, 7)
   t.ok(pages.length > 1, `several pages (${pages.length})`)
   t.ok(isNewestFirst(events), 'newest first')
   t.equal(new Set(events.map(e => e.id)).size, events.length, 'no duplicates')
   t.equal(events.length, await app.prisma.securityEvent.count({ where: { userId } }), 'every event of the user')
-  t.equal(events[0]!.type, 'admin.tfa_reset', 'the newest is the last thing that happened')
+  t.equal(events[0]!.type, 'login.succeeded', 'the newest is the last thing that happened')
+  t.equal(events.find(e => e.type.startsWith('admin.'))!.type, 'admin.tfa_reset', 'the last thing the desk did')
   t.equal(events[events.length - 1]!.type, 'user.registered', 'the oldest is the first')
 
   const types = new Set(events.map(e => e.type))
   for (const type of [
     'user.registered', 'login.succeeded', 'login.failed', 'tfa.enrolment_started', 'tfa.enabled', 'tfa.disabled', 'tfa.locked',
     'tfa.recovery_code_used', 'tfa.recovery_codes_regenerated', 'tfa.device_renamed', 'tfa.settings_changed', 'password.changed',
-    'admin.tfa_reset', 'admin.tfa_unlocked'
+    'admin.tfa_reset', 'admin.tfa_unlocked', 'session.ended'
   ]) t.ok(types.has(type), `${type} recorded`)
 
   for (const event of events) {
     t.equal(event.ip, '127.0.0.1', `${event.type}: ip`)
-    t.equal(event.user_agent, event.type.startsWith('admin.') ? ADMIN_UA : UA, `${event.type}: user agent`)
+    const byAdmin = event.type.startsWith('admin.') || event.detail?.by !== undefined
+    t.equal(event.user_agent, byAdmin ? ADMIN_UA : UA, `${event.type}: user agent`)
     t.match(event.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
   }
 
   const of = (type: string) => events.filter(e => e.type === type).reverse() // oldest first
-  t.same(of('login.succeeded').map(e => e.detail?.amr), [['pwd'], ['pwd', 'otp', 'mfa'], ['pwd', 'mfa'], ['pwd', 'otp', 'mfa']], 'login.succeeded: amr of each login')
+  t.same(of('login.succeeded').map(e => e.detail?.amr), [['pwd'], ['pwd', 'otp', 'mfa'], ['pwd', 'mfa'], ['pwd', 'otp', 'mfa'], ['pwd']], 'login.succeeded: amr of each login')
+  t.same(of('session.ended').map(e => e.detail?.reason), ['password_changed', 'tfa_disabled', 'tfa_reset'], 'session.ended: each security event that ended other sessions (none were open at the enrolments)')
   t.same(of('login.failed').map(e => e.detail?.reason), ['password', 'code', 'code', 'code', 'code', 'code', 'locked', 'locked'], 'login.failed: the reasons')
   t.same(of('login.failed').map(e => e.detail?.action), Array(8).fill('login'))
   t.same(of('tfa.enabled').map(e => e.detail), [{ device_name: 'Pixel 8' }, { device_name: 'unnamed' }])

@@ -2,7 +2,7 @@ import type { PrismaClient } from '../generated/prisma/client.js'
 import type { Amr } from '../auth/tokens.js'
 import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from './refresh-token.js'
 
-export interface SessionServiceDeps {
+export interface SessionStoreDeps {
   prisma: PrismaClient
   now: () => number
   /** A session not refreshed for this long has ended. */
@@ -54,11 +54,11 @@ const VIEW = { id: true, createdAt: true, lastUsedAt: true, expiresAt: true, ip:
 const clip = (text: string | undefined, max: number) => text === undefined ? null : Array.from(text).slice(0, max).join('')
 
 /**
- * Sessions: the lasting half of a login. Refresh tokens rotate on every use; only their SHA-256
+ * Session records: the lasting half of a login. Refresh tokens rotate on every use; only their SHA-256
  * is stored, and every rotated one is kept, so a token presented again is recognised as reuse
  * (a stolen copy) however many generations back it is.
  */
-export function createSessionService ({ prisma, now, idleSeconds, maxSeconds, reuseGraceMs = 10_000 }: SessionServiceDeps) {
+export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reuseGraceMs = 10_000 }: SessionStoreDeps) {
   const idleMs = idleSeconds * 1000
   const maxMs = maxSeconds * 1000
 
@@ -68,26 +68,37 @@ export function createSessionService ({ prisma, now, idleSeconds, maxSeconds, re
   const refreshExpiresIn = (at: number, expiresAt: Date) => Math.floor((Math.min(at + idleMs, expiresAt.getTime()) - at) / 1000)
   const toView = <T extends { amr: string[] }>(row: T) => ({ ...row, amr: row.amr as Amr[] })
 
+  async function insert ({ userId, amr, authTime, ip, userAgent }: NewSession, refreshToken?: string) {
+    const at = now()
+    const stamp = new Date(at)
+    const row = await prisma.session.create({
+      data: {
+        userId,
+        amr,
+        authTime,
+        ip: clip(ip, 64),
+        userAgent: clip(userAgent, 512),
+        createdAt: stamp,
+        lastUsedAt: stamp,
+        expiresAt: new Date(at + maxMs),
+        ...(refreshToken === undefined ? {} : { refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), issuedAt: stamp } } })
+      },
+      select: { id: true, expiresAt: true }
+    })
+    return { sessionId: row.id, refreshExpiresIn: refreshExpiresIn(at, row.expiresAt) }
+  }
+
   return {
-    async create ({ userId, amr, authTime, ip, userAgent }: NewSession): Promise<{ sessionId: string, refreshToken: string, refreshExpiresIn: number }> {
-      const at = now()
-      const stamp = new Date(at)
+    /** A session and its first refresh token. */
+    async create (input: NewSession): Promise<{ sessionId: string, refreshToken: string, refreshExpiresIn: number }> {
       const refreshToken = generateRefreshToken()
-      const row = await prisma.session.create({
-        data: {
-          userId,
-          amr,
-          authTime,
-          ip: clip(ip, 64),
-          userAgent: clip(userAgent, 512),
-          createdAt: stamp,
-          lastUsedAt: stamp,
-          expiresAt: new Date(at + maxMs),
-          refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), issuedAt: stamp } }
-        },
-        select: { id: true, expiresAt: true }
-      })
-      return { sessionId: row.id, refreshToken, refreshExpiresIn: refreshExpiresIn(at, row.expiresAt) }
+      return { ...await insert(input, refreshToken), refreshToken }
+    },
+
+    /** A session that can't be refreshed (an enrolment-only login): listed and revocable, with no refresh token. */
+    async createUnrefreshable (input: NewSession): Promise<{ sessionId: string }> {
+      const { sessionId } = await insert(input)
+      return { sessionId }
     },
 
     /**
@@ -179,4 +190,4 @@ export function createSessionService ({ prisma, now, idleSeconds, maxSeconds, re
   }
 }
 
-export type SessionService = ReturnType<typeof createSessionService>
+export type SessionStore = ReturnType<typeof createSessionStore>

@@ -6,7 +6,7 @@ import { migrate } from '../../src/db/migrate.js'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
 import { generateApiKey } from '../../src/auth/api-key-format.js'
 import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from '../../src/sessions/refresh-token.js'
-import { createSessionService, type RefreshResult } from '../../src/sessions/sessions.js'
+import { createSessionStore, type RefreshResult } from '../../src/sessions/session-store.js'
 import { createTestDatabase, TestClock } from '../helper.js'
 
 const IDLE_SECONDS = 3600
@@ -22,7 +22,7 @@ const newPrisma = () => {
 }
 const prisma = newPrisma()
 const clock = new TestClock()
-const sessions = createSessionService({ prisma, now: clock.now, idleSeconds: IDLE_SECONDS, maxSeconds: MAX_SECONDS, reuseGraceMs: GRACE_MS })
+const sessions = createSessionStore({ prisma, now: clock.now, idleSeconds: IDLE_SECONDS, maxSeconds: MAX_SECONDS, reuseGraceMs: GRACE_MS })
 
 /** Every refresh token this file saw, to look for in the tables at the end. */
 const issued = new Set<string>()
@@ -64,7 +64,7 @@ t.test('create: a session row, a well-formed token, the earlier of idle and abso
   t.equal(row.userAgent, 'x'.repeat(512), 'user agent cut to 512 characters')
   t.equal(row.revokedAt, null)
 
-  const short = createSessionService({ prisma, now: clock.now, idleSeconds: 7200, maxSeconds: 600 })
+  const short = createSessionStore({ prisma, now: clock.now, idleSeconds: 7200, maxSeconds: 600 })
   t.equal(keep(await short.create({ userId, amr: ['pwd'], authTime })).refreshExpiresIn, 600, 'absolute end first')
 })
 
@@ -127,7 +127,7 @@ t.test('10 concurrent refreshes of one token (two instances): all get distinct w
   const userId = await newUser()
   const first = await login(userId)
   // A second service on its own pool: the race is decided in PostgreSQL, not in one process.
-  const otherInstance = createSessionService({ prisma: newPrisma(), now: clock.now, idleSeconds: IDLE_SECONDS, maxSeconds: MAX_SECONDS, reuseGraceMs: GRACE_MS })
+  const otherInstance = createSessionStore({ prisma: newPrisma(), now: clock.now, idleSeconds: IDLE_SECONDS, maxSeconds: MAX_SECONDS, reuseGraceMs: GRACE_MS })
   const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? sessions : otherInstance).refresh(first.refreshToken)))
   t.same(results.map(r => r.status), Array(10).fill('rotated'), 'all rotated')
   const tokens = results.map(r => keep(r as Extract<RefreshResult, { status: 'rotated' }>).refreshToken)
