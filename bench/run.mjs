@@ -19,6 +19,7 @@ import { concurrentLogins, wrongCodeLogins } from './scenarios/concurrent-logins
 import { flood } from './scenarios/flood.mjs'
 import { oneAtATime } from './scenarios/one-at-a-time.mjs'
 import { overload } from './scenarios/overload.mjs'
+import { refresh } from './scenarios/refresh.mjs'
 
 async function main () {
   log(`building (duration ${D}s per scenario${smoke ? ', smoke' : ''})`)
@@ -48,6 +49,7 @@ async function main () {
     Object.assign(s, await wrongCodeLogins(bench))
     Object.assign(s, await oneAtATime(bench))
     Object.assign(s, await cheapRoutes(bench))
+    Object.assign(s, await refresh(bench))
     Object.assign(s, await overload(bench))
     results.serverPeakRssMb = processStats(server.pid).peakRssMb
     await stop(server.child)

@@ -520,7 +520,7 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key at once
-         * @description The key stops working immediately. Access tokens already obtained with it stay valid until they expire (at most 15 minutes).
+         * @description The key stops working immediately, and so do the access tokens already obtained with it, on every instance within about a second.
          */
         delete: operations["revokeApiKey"];
         options?: never;

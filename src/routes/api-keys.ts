@@ -57,7 +57,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['api-keys'],
       operationId: 'revokeApiKey',
       summary: 'Revoke an API key at once',
-      description: 'The key stops working immediately. Access tokens already obtained with it stay valid until they expire (at most 15 minutes).',
+      description: 'The key stops working immediately, and so do the access tokens already obtained with it, on every instance within about a second.',
       security: BearerSecurity,
       params: IdParamsSchema,
       response: { 204: Type.Null({ description: 'Revoked.' }), ...errorResponses({ 400: 'Invalid id.', ...UNAUTHENTICATED, ...ENROLMENT_ONLY, 404: 'No such key among the current user\'s keys.' }) }

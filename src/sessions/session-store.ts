@@ -181,6 +181,21 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
       return rows.map(toView)
     },
 
+    /**
+     * Deletes, at most `batch` at a time, the sessions that had ended by `before` (revoked,
+     * idle, or past their absolute end); their refresh tokens go with them. How many.
+     */
+    async purgeEnded (before: number, batch = 1000): Promise<number> {
+      let purged = 0
+      for (;;) {
+        const count = await prisma.$executeRaw`DELETE FROM sessions WHERE id IN (
+          SELECT id FROM sessions WHERE revoked_at < ${new Date(before)} OR expires_at < ${new Date(before)} OR last_used_at < ${new Date(before - idleMs)}
+          LIMIT ${batch})`
+        purged += count
+        if (count < batch) return purged
+      }
+    },
+
     /** The session if it is live, else null. */
     async get (sessionId: string): Promise<LiveSession | null> {
       if (!isUuid(sessionId)) return null

@@ -272,6 +272,31 @@ t.test('get: the live session with its login facts', async (t) => {
   t.equal(await sessions.get('garbage'), null)
 })
 
+t.test('purgeEnded deletes ended sessions (and their tokens) in batches, and only those', async (t) => {
+  // A database of its own: the purge is table-wide, and the other tests' rows must stay.
+  const own = await createTestDatabase(t)
+  await migrate(own)
+  const db = new PrismaClient({ adapter: new PrismaPg({ connectionString: own }) })
+  t.teardown(async () => { await db.$disconnect() })
+  const store = createSessionStore({ prisma: db, now: clock.now, idleSeconds: IDLE_SECONDS, maxSeconds: MAX_SECONDS })
+  const { id: userId } = await db.user.create({ data: { username: 'purge', passwordHash: 'not a real hash' }, select: { id: true } })
+  const login = () => ({ userId, amr: ['pwd' as const], authTime: new Date(clock.now()) })
+  const start = clock.now()
+  const revoked = await store.create(login())
+  await store.revoke(revoked.sessionId, { reason: 'logout' })
+  const idle = await store.create(login())
+  const unrefreshable = await store.createUnrefreshable(login())
+  clock.advance(IDLE_SECONDS * 1000 / 2)
+  const live = await store.create(login())
+  clock.advance(IDLE_SECONDS * 1000 / 2 + 1000)
+  t.equal(await store.purgeEnded(start - 1), 0, 'nothing had ended before they began')
+  t.equal(await store.purgeEnded(clock.now(), 1), 3, 'revoked, idle and the unrefreshable idle one, in batches of 1')
+  const left = await db.session.findMany({ select: { id: true } })
+  t.same(left.map(s => s.id), [live.sessionId], 'the live session stays')
+  t.equal(await db.sessionRefreshToken.count({ where: { sessionId: { in: [revoked.sessionId, idle.sessionId, unrefreshable.sessionId] } } }), 0, 'their refresh tokens went with them')
+  t.equal((await store.refresh(live.refreshToken)).status, 'rotated', 'and still refreshes')
+})
+
 t.test('no refresh token is stored in clear: only their SHA-256', async (t) => {
   t.ok(issued.size > 50, `${issued.size} tokens issued in this file`)
   const client = new pg.Client({ connectionString })
