@@ -55,6 +55,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     schemaController: { compilersFactory: { buildValidator } },
+    // Boot runs the migrations (and may start the embedded PostgreSQL) inside the prisma plugin:
+    // on a loaded machine that outlasts Fastify's 10 s default for a plugin.
+    pluginTimeout: 60_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -30,7 +30,9 @@ export const ErrorCatalogue = {
   adminMfaRequired: { status: 403, message: 'Administrators with two-factor authentication must log in with their code to use admin routes.' },
   enrollmentRequired: { status: 403, message: 'Two-factor authentication is mandatory: enable it (POST /tfa/enable, then /tfa/validate) and log in again.' },
   apiKeyMfaRequired: { status: 403, message: 'Two-factor authentication is on for this account: log in with your code to create API keys.' },
-  apiKeyTokenRefused: { status: 403, message: 'An access token obtained with an API key cannot manage sessions: log in with your password.' },
+  // A leaked key must not become control of the account: its tokens only read their own account.
+  apiKeyTokenRefused: { status: 403, message: 'This route does not accept access tokens obtained with an API key: log in with your password.' },
+  adminTfaRequired: { status: 403, message: 'Administrators must use two-factor authentication: enable it (POST /tfa/enable, then /tfa/validate) and log in with your code.' },
   apiKeyFromApiKey: { status: 403, message: 'An access token obtained with an API key cannot create API keys: log in with your password.' },
   userGone: { status: 404, message: 'The user no longer exists.' },
   userNotFound: { status: 404, message: 'No user with this id.' },

@@ -917,7 +917,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA). */
+            /** @description An enrolment-only token (mandatory TFA), or a token from an API key. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1136,7 +1136,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token, or a token from an API key (keys have no sessions). */
+            /** @description An enrolment-only token, or a token from an API key (it may only read its own account). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1172,7 +1172,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token, or a token from an API key (keys have no sessions). */
+            /** @description An enrolment-only token, or a token from an API key (it may only read its own account). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1219,7 +1219,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token, or a token from an API key (keys have no sessions). */
+            /** @description An enrolment-only token, or a token from an API key (it may only read its own account). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1285,6 +1285,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired access token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A token from an API key: it may only read its own account (log in with your password). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1375,6 +1384,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A token from an API key: it may only read its own account (log in with your password). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Nothing pending (call /tfa/enable first), or TFA is already on. */
             409: {
                 headers: {
@@ -1447,7 +1465,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1547,7 +1565,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1616,7 +1634,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1672,7 +1690,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1731,7 +1749,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1790,7 +1808,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1842,6 +1860,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired access token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A token from an API key: it may only read its own account (log in with your password). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1945,6 +1972,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A token from an API key: it may only read its own account (log in with your password). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No number pending (POST /tfa/sms/phone first), or a second factor is already on. */
             409: {
                 headers: {
@@ -1992,7 +2028,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2081,7 +2117,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            /** @description Not an administrator; a token from an API key; an administrator with TFA whose token did not pass it; or (ADMIN_REQUIRE_TFA) an administrator without TFA. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2130,7 +2166,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            /** @description Not an administrator; a token from an API key; an administrator with TFA whose token did not pass it; or (ADMIN_REQUIRE_TFA) an administrator without TFA. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2195,7 +2231,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            /** @description Not an administrator; a token from an API key; an administrator with TFA whose token did not pass it; or (ADMIN_REQUIRE_TFA) an administrator without TFA. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2253,7 +2289,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            /** @description Not an administrator; a token from an API key; an administrator with TFA whose token did not pass it; or (ADMIN_REQUIRE_TFA) an administrator without TFA. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2311,7 +2347,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            /** @description Not an administrator; a token from an API key; an administrator with TFA whose token did not pass it; or (ADMIN_REQUIRE_TFA) an administrator without TFA. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2369,7 +2405,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            /** @description Not an administrator; a token from an API key; an administrator with TFA whose token did not pass it; or (ADMIN_REQUIRE_TFA) an administrator without TFA. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2425,7 +2461,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            /** @description Not an administrator; a token from an API key; an administrator with TFA whose token did not pass it; or (ADMIN_REQUIRE_TFA) an administrator without TFA. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2486,7 +2522,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not an administrator, or an administrator with TFA whose token did not pass it. */
+            /** @description Not an administrator; a token from an API key; an administrator with TFA whose token did not pass it; or (ADMIN_REQUIRE_TFA) an administrator without TFA. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2535,7 +2571,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2665,7 +2701,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token (mandatory TFA): enable TFA first. */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;

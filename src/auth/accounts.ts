@@ -52,7 +52,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
 
   /** Returns the methods used (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
   async function verifyCredentials (user: LoginUser, input: Credentials, action: ProtectedAction, ctx: RequestContext): Promise<Amr[]> {
-    const fail = (reason: 'password' | 'code' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
+    const fail = (reason: 'password' | 'code' | 'replayed' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
     // Mandatory TFA overrides a user's choice to leave login unprotected (possibly made before it was mandatory).
     const factor = activeFactor(user.twoFactor)
     const codeRequired = factor !== null && (isProtected(user.protectedActions, action) || (action === 'login' && config.tfa.required))
@@ -91,7 +91,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       recoveryCode: typedTotp === undefined ? input.recovery_code : undefined
     }, ctx)
     if (!outcome.ok) {
-      fail(outcome.lockedMs > 0 ? 'locked' : 'code')
+      fail(outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
       if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
       throw codeMissingOrWrong()
     }

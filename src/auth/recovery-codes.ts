@@ -37,16 +37,19 @@ export async function replaceRecoveryCodes (db: Db, userId: string): Promise<str
 
 /**
  * One conditional UPDATE: of any number of concurrent requests with the same code, exactly one
- * sees a row change (PostgreSQL re-checks `used_at IS NULL` after the first commit).
+ * sees a row change (PostgreSQL re-checks `used_at IS NULL` after the first commit). The others
+ * learn the code was one of the user's, already used: a race or a double submit, not a guess.
  */
-export async function consumeRecoveryCode (db: Db, userId: string, code: string, now: () => number): Promise<boolean> {
+export async function consumeRecoveryCode (db: Db, userId: string, code: string, now: () => number): Promise<'accepted' | 'used' | 'unknown'> {
   const normalized = normalizeRecoveryCode(code)
-  if (!/^[0-9a-z]{16}$/.test(normalized)) return false
+  if (!/^[0-9a-z]{16}$/.test(normalized)) return 'unknown'
+  const codeHash = hashRecoveryCode(normalized)
   const { count } = await db.recoveryCode.updateMany({
-    where: { userId, codeHash: hashRecoveryCode(normalized), usedAt: null },
+    where: { userId, codeHash, usedAt: null },
     data: { usedAt: new Date(now()) }
   })
-  return count === 1
+  if (count === 1) return 'accepted'
+  return await db.recoveryCode.count({ where: { userId, codeHash } }) === 1 ? 'used' : 'unknown'
 }
 
 export async function countRecoveryCodesLeft (db: Db, userId: string): Promise<number> {

@@ -9,7 +9,8 @@ import type { SecretBox } from './secret-box.js'
 import type { SmsCodes, SmsCodeTarget } from './sms-codes.js'
 import { TOTP_PERIOD_SECONDS, matchTotpStep } from './totp.js'
 
-export type CodeOutcome = { ok: true } | { ok: false, lockedMs: number }
+/** `replayed`: a code that was right once and is spent (a double submit): refused, not counted. */
+export type CodeOutcome = { ok: true } | { ok: false, lockedMs: number, replayed?: true }
 export type CodeMethod = 'otp' | 'sms' | 'recovery'
 
 export interface SecondFactorDeps {
@@ -28,24 +29,27 @@ export interface SecondFactorDeps {
  * login, disable and every other place that asks for a code. The state behind it is the store's.
  */
 export function createSecondFactorService ({ prisma, store, secretBox, config, now, audit, sms }: SecondFactorDeps) {
-  const { window, maxFailures, lockSeconds } = config.tfa
+  const { window, maxFailures, lockSeconds, maxLockSeconds } = config.tfa
   // A step stays acceptable for `window` steps after its own; keep it at least that long, or an
   // expired record would let the same code in again.
   const usedStepTtlMs = (2 * window + 2) * TOTP_PERIOD_SECONDS * 1000
   const failureWindowMs = lockSeconds * 1000
 
   async function registerFailure (userId: string, ctx: RequestContext): Promise<CodeOutcome> {
-    const { failures, lockedMs } = await store.registerFailure(userId, { max: maxFailures, lockMs: lockSeconds * 1000, windowMs: failureWindowMs })
+    const { failures, lockedMs } = await store.registerFailure(userId, { max: maxFailures, lockMs: lockSeconds * 1000, windowMs: failureWindowMs, maxLockMs: maxLockSeconds * 1000 })
     // Exactly one request sees the count reach the maximum (the script is atomic).
-    if (lockedMs > 0 && failures >= maxFailures) audit.record('tfa.locked', userId, ctx, { failures, lock_seconds: lockSeconds })
+    if (lockedMs > 0 && failures >= maxFailures) audit.record('tfa.locked', userId, ctx, { failures, lock_seconds: Math.ceil(lockedMs / 1000) })
     return { ok: false, lockedMs }
   }
 
-  /** A refused code is a failure, a locked factor reports its lock: the store's answers, as outcomes. */
+  /** A wrong code is a failure, a locked factor reports its lock: the store's answers, as outcomes. */
   async function settle (userId: string, result: { status: string, lockedMs?: number }, ctx: RequestContext): Promise<CodeOutcome> {
     if (result.status === 'accepted') return { ok: true }
     if (result.status === 'locked') return { ok: false, lockedMs: result.lockedMs ?? 0 }
-    // A replayed code is a failure like a wrong one: both are someone guessing or reusing.
+    // A spent code is refused but not counted: it was right once, so it is a double-click or a
+    // client's retry, and counting it would let a user lock themselves out. It tells a guesser
+    // nothing (only codes from steps already used get here).
+    if (result.status === 'replayed') return { ok: false, lockedMs: 0, replayed: true }
     return await registerFailure(userId, ctx)
   }
 
@@ -81,10 +85,13 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
     async verifyRecoveryCode (userId: string, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
       const lockedMs = await store.lockedMs(userId)
       if (lockedMs > 0) return { ok: false, lockedMs }
-      if (await consumeRecoveryCode(prisma, userId, code, now)) {
+      const consumed = await consumeRecoveryCode(prisma, userId, code, now)
+      if (consumed === 'accepted') {
         await store.resetFailures(userId)
         return { ok: true }
       }
+      // The losers of a race for one code, like a double submit, are not guessing.
+      if (consumed === 'used') return { ok: false, lockedMs: 0, replayed: true }
       return await registerFailure(userId, ctx)
     },
 

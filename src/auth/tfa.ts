@@ -91,10 +91,14 @@ export function createTfaService ({ prisma, secondFactor, secretBox, config, aud
       }, ctx)
       if (!outcome.ok) throwCodeFailure(outcome, 'invalidToken')
       if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', userId, ctx, { action: 'tfa_disable' })
-      await prisma.$transaction([
-        prisma.recoveryCode.deleteMany({ where: { userId } }),
-        prisma.twoFactor.delete({ where: { userId } })
-      ])
+      // One conditional delete of the very factor the code was checked against: of concurrent
+      // disables (a code and a recovery code, say) exactly one finds the row; the others get 409.
+      const proven = factor.method === 'totp' ? { secretEnc: factor.sealed.ciphertext } : { phoneEnc: factor.phone.ciphertext }
+      await prisma.$transaction(async (tx) => {
+        const { count } = await tx.twoFactor.deleteMany({ where: { userId, enabledAt: { not: null }, ...proven } })
+        if (count !== 1) throw new AppError('tfaNotEnabled')
+        await tx.recoveryCode.deleteMany({ where: { userId } })
+      })
       await secondFactor.forget(userId)
       audit.record('tfa.disabled', userId, ctx, { method: outcome.method, factor: factor.method })
       await sessions.endAll(userId, { except: ctx.sessionId, reason: 'tfa_disabled' }, ctx)

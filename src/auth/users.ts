@@ -28,10 +28,11 @@ interface Deps {
   passwords: PasswordHasher
   audit: AuditLog
   registration: 'open' | 'closed'
+  adminRequiresTfa: boolean
 }
 
 /** Accounts as such: registration, who a token's subject is, and whether they may administer. */
-export function createUserService ({ prisma, passwords, audit, registration }: Deps) {
+export function createUserService ({ prisma, passwords, audit, registration, adminRequiresTfa }: Deps) {
   return {
     async register (input: { username: string, password: string, kind?: UserKind }, ctx: RequestContext = {}) {
       if (registration === 'closed') throw new AppError('registrationClosed')
@@ -53,13 +54,19 @@ export function createUserService ({ prisma, passwords, audit, registration }: D
     get: async (id: string) => await getUser(prisma, id),
 
     /**
-     * Role from the database, not the token: a demoted admin loses access at once. An admin
-     * with TFA must hold a token from a login that passed it.
+     * Role from the database, not the token: a demoted admin loses access at once. Never with a
+     * token from an API key; with TFA on, only with a token from a login that passed it; and
+     * where administrators must have TFA, not without it.
      */
     async assertAdmin (id: string, amr: Amr[]): Promise<void> {
       const user = await prisma.user.findUnique({ where: { id }, select: { role: true, twoFactor: { select: { enabledAt: true } } } })
       if (user?.role !== 'admin') throw new AppError('adminRequired')
-      if (hasTfaOn(user) && !amr.includes('mfa')) throw new AppError('adminMfaRequired')
+      if (amr.includes('api_key')) throw new AppError('apiKeyTokenRefused')
+      if (!hasTfaOn(user)) {
+        if (adminRequiresTfa) throw new AppError('adminTfaRequired')
+        return
+      }
+      if (!amr.includes('mfa')) throw new AppError('adminMfaRequired')
     }
   }
 }

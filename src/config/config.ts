@@ -38,8 +38,10 @@ const EnvSchema = Type.Object({
   TFA_REQUIRED_FROM: Type.Optional(Type.String({ minLength: 10 })),
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8 })),
+  ADMIN_REQUIRE_TFA: Type.Optional(Type.Boolean()),
   TFA_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 1000000, default: 5 }),
   TFA_LOCK_SECONDS: Type.Integer({ minimum: 1, maximum: 86400 * 7, default: 900 }),
+  TFA_LOCK_MAX_SECONDS: Type.Integer({ minimum: 1, maximum: 86400 * 30, default: 86400 }),
   RATE_LIMIT_LOGIN_MAX: Type.Integer({ minimum: 1, default: 20 }),
   RATE_LIMIT_LOGIN_WINDOW: Type.Integer({ minimum: 1000, description: 'milliseconds', default: 60000 }),
   RATE_LIMIT_TFA_MAX: Type.Integer({ minimum: 1, default: 30 }),
@@ -77,7 +79,9 @@ export interface Config {
     issuer: string
     window: number
     maxFailures: number
+    /** The first lock; each lockout in a row doubles it, up to maxLockSeconds. */
     lockSeconds: number
+    maxLockSeconds: number
     /** Mandatory TFA: from `requiredFrom` (or always, when absent) users without it may only enrol. */
     required: boolean
     requiredFrom?: Date
@@ -86,6 +90,8 @@ export interface Config {
     decryptionKeys: Map<string, Buffer>
   }
   rateLimit: { loginMax: number, loginWindowMs: number, tfaMax: number }
+  /** Admin routes refuse administrators without a second factor (default: on in production). */
+  adminRequiresTfa: boolean
   /** The first administrator, created (or promoted) at start when set. */
   bootstrapAdmin?: { username: string, password: string }
   /** How SMS codes leave the service; 'none' turns the SMS second factor off. */
@@ -174,6 +180,7 @@ function toConfig (env: Env): Config {
       window: env.TOTP_WINDOW,
       maxFailures: env.TFA_MAX_FAILURES,
       lockSeconds: env.TFA_LOCK_SECONDS,
+      maxLockSeconds: Math.max(env.TFA_LOCK_SECONDS, env.TFA_LOCK_MAX_SECONDS),
       required: env.TFA_REQUIRED,
       requiredFrom,
       encryptionKey,
@@ -184,6 +191,7 @@ function toConfig (env: Env): Config {
       loginWindowMs: env.RATE_LIMIT_LOGIN_WINDOW,
       tfaMax: env.RATE_LIMIT_TFA_MAX
     },
+    adminRequiresTfa: env.ADMIN_REQUIRE_TFA ?? production,
     bootstrapAdmin: env.ADMIN_USERNAME !== undefined && env.ADMIN_PASSWORD !== undefined
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
       : undefined,

@@ -28,6 +28,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes an enrolment-only token may call (see ENROLL_SCOPE). */
     allowEnrollmentToken?: boolean
+    /**
+     * Routes a token from an API key may call. Least privilege: a script's token reads its own
+     * account; changing credentials, factors, keys or sessions takes a login.
+     */
+    allowApiKeyToken?: boolean
   }
 }
 
@@ -73,9 +78,9 @@ export default fp(async function authPlugin (app) {
     if (!revocations.healthy) throw new AppError('revocationsUnavailable', { retryAfterSeconds: 1 })
     const { sid, akid } = request.user
     if ((sid !== undefined && revocations.isRevoked(sid)) || (akid !== undefined && revocations.isRevoked(akid))) throw new AppError('unauthenticated')
-    if (request.user.scope === ENROLL_SCOPE && request.routeOptions.config.allowEnrollmentToken !== true) {
-      throw new AppError('enrollmentRequired')
-    }
+    const route = request.routeOptions.config
+    if (request.user.scope === ENROLL_SCOPE && route.allowEnrollmentToken !== true) throw new AppError('enrollmentRequired')
+    if (request.user.amr.includes('api_key') && route.allowApiKeyToken !== true) throw new AppError('apiKeyTokenRefused')
   })
 
   app.decorate('issueToken', function issueToken ({ claims, maxTtlSeconds, extras }: TokenGrant): TokenResponse {

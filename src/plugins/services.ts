@@ -20,7 +20,7 @@ declare module 'fastify' {
 /** The domain services the routes call, built once over the shared clients and the second factor. */
 export default fp(async function servicesPlugin (app) {
   const { config, prisma, passwords, secondFactor, secretBox, smsCodes: sms, audit, now, sessions } = app
-  app.decorate('users', createUserService({ prisma, passwords, audit, registration: config.registration }))
+  app.decorate('users', createUserService({ prisma, passwords, audit, registration: config.registration, adminRequiresTfa: config.adminRequiresTfa }))
   app.decorate('accounts', createAccountService({ prisma, passwords, secondFactor, audit, config, now, sessions }))
   app.decorate('tfa', createTfaService({ prisma, secondFactor, secretBox, config, audit, now, sessions }))
   app.decorate('smsTfa', createSmsTfaService({ prisma, secondFactor, secretBox, sms, audit, now, sessions }))

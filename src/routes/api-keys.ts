@@ -15,6 +15,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/api-keys', {
     onRequest: [app.authenticate],
+    // Let through so the service answers why: a key never makes another key (apiKeyFromApiKey).
+    config: { allowApiKeyToken: true },
     preHandler: [perUser],
     schema: {
       tags: ['api-keys'],
@@ -42,6 +44,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api-keys', {
     onRequest: [app.authenticate],
+    config: { allowApiKeyToken: true },
     schema: {
       tags: ['api-keys'],
       operationId: 'listApiKeys',

@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
 import { BearerSecurity } from '../schemas/credentials.js'
 import { IdParamsSchema } from '../schemas/params.js'
@@ -9,12 +8,7 @@ import { RefreshBodySchema } from '../schemas/sessions.js'
 import { contextOf } from './context.js'
 
 const tags = ['sessions']
-const NOT_FOR_API_KEYS = { 403: 'An enrolment-only token, or a token from an API key (keys have no sessions).' }
-
-/** Sessions are the user's own: a token from an API key (a script's) may not end or list them. */
-async function refuseApiKeyTokens (request: FastifyRequest) {
-  if (request.user.amr.includes('api_key')) throw new AppError('apiKeyTokenRefused')
-}
+const NOT_FOR_API_KEYS = { 403: 'An enrolment-only token, or a token from an API key (it may only read its own account).' }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { loginMax, loginWindowMs } = app.config.rateLimit
@@ -45,7 +39,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/logout', {
     onRequest: [app.authenticate],
-    config: { allowEnrollmentToken: true },
+    // A key's token is let through to be told it has no session (400), not just "forbidden".
+    config: { allowEnrollmentToken: true, allowApiKeyToken: true },
     schema: {
       tags,
       operationId: 'logout',
@@ -66,7 +61,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/sessions', {
     onRequest: [app.authenticate],
-    preHandler: [refuseApiKeyTokens],
     schema: {
       tags,
       operationId: 'listSessions',
@@ -78,7 +72,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/sessions/:id', {
     onRequest: [app.authenticate],
-    preHandler: [refuseApiKeyTokens],
     schema: {
       tags,
       operationId: 'endSession',
@@ -97,7 +90,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/sessions', {
     onRequest: [app.authenticate],
-    preHandler: [refuseApiKeyTokens],
     schema: {
       tags,
       operationId: 'endOtherSessions',

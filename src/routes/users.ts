@@ -28,7 +28,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/me', {
     onRequest: [app.authenticate],
-    config: { allowEnrollmentToken: true },
+    config: { allowEnrollmentToken: true, allowApiKeyToken: true },
     schema: {
       tags: ['users'],
       operationId: 'getMe',
@@ -56,7 +56,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         ...errorResponses({
           400: 'Invalid body, a new password outside 8–72 bytes, or a wrong current password.',
           401: 'Missing/invalid token, or TFA is on and the code is missing, wrong or used (`Additional authentications steps required.`).',
-          403: 'An enrolment-only token (mandatory TFA).',
+          403: 'An enrolment-only token (mandatory TFA), or a token from an API key.',
           429: 'Too many attempts, or the second factor is locked (`Retry-After`).'
         })
       }

@@ -31,5 +31,5 @@ export const KindBodySchema = Type.Object({ kind: UserKindSchema }, { additional
 
 export const ADMIN_ERRORS = {
   ...UNAUTHENTICATED,
-  403: 'Not an administrator, or an administrator with TFA whose token did not pass it.'
+  403: 'Not an administrator; a token from an API key; an administrator with TFA whose token did not pass it; or (ADMIN_REQUIRE_TFA) an administrator without TFA.'
 }

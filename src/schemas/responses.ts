@@ -28,5 +28,6 @@ export const exampleError = (kind: ErrorName) => {
 
 // The descriptions every protected route shares, declared once.
 export const UNAUTHENTICATED = { 401: 'Missing, invalid or expired access token.' }
-export const ENROLMENT_ONLY = { 403: 'An enrolment-only token (mandatory TFA): enable TFA first.' }
+export const ENROLMENT_ONLY = { 403: 'An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account.' }
+export const NOT_FOR_API_KEYS = { 403: 'A token from an API key: it may only read its own account (log in with your password).' }
 export const CODE_LOCKED = { 429: 'Too many requests, or the second factor is locked after repeated wrong codes (`Retry-After`).' }

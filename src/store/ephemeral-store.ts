@@ -5,6 +5,7 @@ export type AcceptResult =
 
 export type ConsumeResult =
   | { status: 'accepted' }
+  | { status: 'replayed' }
   | { status: 'rejected' }
   | { status: 'locked', lockedMs: number }
 
@@ -14,6 +15,14 @@ export interface SendThrottle {
   /** At most `max` messages per `windowMs`. */
   max: number
   windowMs: number
+}
+
+export interface FailurePolicy {
+  max: number
+  lockMs: number
+  windowMs: number
+  maxLockMs?: number
+  lockoutMemoryMs?: number
 }
 
 /** What the store holds about one user's second factor (the support desk's view, and the contract tests'). */
@@ -26,6 +35,8 @@ export interface FactorState {
   failuresMs: number
   /** Remaining lock, 0 when not locked. */
   lockedMs: number
+  /** Lockouts since the last success (each lengthens the next lock). */
+  lockouts: number
   /** Remaining life of the SMS send throttle, 0 when none. */
   sendThrottleMs: number
 }
@@ -42,22 +53,25 @@ export interface EphemeralStore {
   /**
    * Accepts time step `step` unless the factor is locked or a step >= `step` was accepted
    * before (no code works twice, and an older code can't follow a newer one). On acceptance the
-   * failure count is cleared and the step kept for `ttlMs`.
+   * failure count and the lockouts are cleared and the step kept for `ttlMs`.
    */
   acceptStep: (userId: string, step: number, ttlMs: number) => Promise<AcceptResult>
   /**
-   * Counts one failure unless already locked. When the count reaches `max`, locks for `lockMs`
-   * and clears the count. Returns the count and the lock's remaining time (0 when not locked).
+   * Counts one failure unless already locked. When the count reaches `max`, clears it and locks:
+   * for `lockMs` the first time, then twice as long at each lockout in a row (no success
+   * between them, remembered for `lockoutMemoryMs`), at most `maxLockMs` (default `lockMs`: no
+   * escalation). Returns the count and the lock's remaining time (0 when not locked).
    */
-  registerFailure: (userId: string, opts: { max: number, lockMs: number, windowMs: number }) => Promise<{ failures: number, lockedMs: number }>
+  registerFailure: (userId: string, opts: FailurePolicy) => Promise<{ failures: number, lockedMs: number }>
   /**
    * Stores the user's one-time SMS code record (its keyed hash and `expiresAt`), replacing any
    * earlier one; the record itself lives `ttlMs` (cleanup only: expiry is checked against `expiresAt`).
    */
   putSmsCode: (userId: string, hash: string, expiresAt: number, ttlMs: number) => Promise<void>
   /**
-   * Uses the SMS code record once: accepted (record deleted, failures cleared) when `hash`
-   * matches and `now` is before its expiry, unless the factor is locked. A wrong hash leaves the record.
+   * Uses the SMS code record once: accepted (failures and lockouts cleared) when `hash` matches
+   * and `now` is before its expiry, unless the factor is locked. The record is then marked used,
+   * so the same code again is 'replayed' (a double submit, not a guess). A wrong hash leaves it.
    */
   consumeSmsCode: (userId: string, hash: string, now: number) => Promise<ConsumeResult>
   /**
@@ -72,11 +86,11 @@ export interface EphemeralStore {
   lockedMs: (userId: string) => Promise<number>
   /** Everything held about the user, in one read. */
   state: (userId: string) => Promise<FactorState>
-  /** Clears the failure count (a recovery code succeeded). */
+  /** Clears the failure count and the lockouts (a recovery code succeeded). */
   resetFailures: (userId: string) => Promise<void>
-  /** Clears the failure count and the lock (an administrator's unblock). */
+  /** Clears the failure count, the lock and the lockouts (an administrator's unblock). */
   unlock: (userId: string) => Promise<void>
-  /** Clears count, lock, used step and SMS code (the factor was switched off or reset); the send throttle stays. */
+  /** Clears count, lock, lockouts, used step and SMS code (the factor was switched off or reset); the send throttle stays. */
   forget: (userId: string) => Promise<void>
   ping: () => Promise<void>
   close: () => Promise<void>

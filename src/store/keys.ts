@@ -3,6 +3,8 @@ export interface FactorKeys {
   lastStep: string
   failures: string
   lock: string
+  /** Lockouts in a row (no success between them): each makes the next lock longer. */
+  lockouts: string
   smsCode: string
   smsSend: string
 }
@@ -13,5 +15,5 @@ export interface FactorKeys {
  */
 export function factorKeys (prefix: string, userId: string): FactorKeys {
   const base = `${prefix}{u:${userId}}:tfa`
-  return { lastStep: `${base}:last-step`, failures: `${base}:failures`, lock: `${base}:lock`, smsCode: `${base}:sms-code`, smsSend: `${base}:sms-send` }
+  return { lastStep: `${base}:last-step`, failures: `${base}:failures`, lock: `${base}:lock`, lockouts: `${base}:lockouts`, smsCode: `${base}:sms-code`, smsSend: `${base}:sms-send` }
 }

@@ -1,8 +1,9 @@
 import type { EphemeralStore } from './ephemeral-store.js'
 import { factorKeys } from './keys.js'
+import { escalatedLockMs, LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 interface Entry { value: number, expiresAt: number }
-interface CodeRecord { hash: string, validUntil: number, expiresAt: number }
+interface CodeRecord { hash: string, validUntil: number, expiresAt: number, used?: true }
 interface ThrottleRecord { nextAt: number, start: number, count: number, expiresAt: number }
 
 /**
@@ -52,9 +53,10 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       if (last && last.value >= step) return { status: 'replayed' }
       entries.set(k.lastStep, { value: step, expiresAt: now() + ttlMs })
       entries.delete(k.failures)
+      entries.delete(k.lockouts)
       return { status: 'accepted' }
     },
-    async registerFailure (userId, { max, lockMs, windowMs }) {
+    async registerFailure (userId, { max, lockMs, windowMs, maxLockMs = lockMs, lockoutMemoryMs = LOCKOUT_MEMORY_MS }) {
       const k = keysOf(userId)
       const lockedMs = remaining(k.lock)
       if (lockedMs > 0) return { failures: read(k.failures)?.value ?? 0, lockedMs }
@@ -62,8 +64,11 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       const failures = (entry?.value ?? 0) + 1
       if (failures >= max) {
         entries.delete(k.failures)
-        entries.set(k.lock, { value: 1, expiresAt: now() + lockMs })
-        return { failures, lockedMs: lockMs }
+        const lockouts = (read(k.lockouts)?.value ?? 0) + 1
+        entries.set(k.lockouts, { value: lockouts, expiresAt: now() + lockoutMemoryMs })
+        const ms = escalatedLockMs(lockMs, maxLockMs, lockouts)
+        entries.set(k.lock, { value: 1, expiresAt: now() + ms })
+        return { failures, lockedMs: ms }
       }
       entries.set(k.failures, { value: failures, expiresAt: entry?.expiresAt ?? now() + windowMs })
       return { failures, lockedMs: 0 }
@@ -77,13 +82,15 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       if (lockedMs > 0) return { status: 'locked', lockedMs }
       const record = codes.get(k.smsCode)
       if (record === undefined || record.expiresAt <= now()) return { status: 'rejected' }
+      if (record.used === true) return { status: record.hash === hash ? 'replayed' : 'rejected' }
       if (at >= record.validUntil) {
         codes.delete(k.smsCode)
         return { status: 'rejected' }
       }
       if (record.hash !== hash) return { status: 'rejected' }
-      codes.delete(k.smsCode)
+      record.used = true
       entries.delete(k.failures)
+      entries.delete(k.lockouts)
       return { status: 'accepted' }
     },
     async takeSendSlot (userId, at, { intervalMs, max, windowMs }) {
@@ -113,19 +120,21 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
         failures: read(k.failures)?.value ?? 0,
         failuresMs: remaining(k.failures),
         lockedMs: remaining(k.lock),
-        sendThrottleMs: remaining(k.smsSend)
+        sendThrottleMs: remaining(k.smsSend),
+        lockouts: read(k.lockouts)?.value ?? 0
       }
     },
     async resetFailures (userId) {
-      drop(keysOf(userId).failures)
+      const k = keysOf(userId)
+      drop(k.failures, k.lockouts)
     },
     async unlock (userId) {
       const k = keysOf(userId)
-      drop(k.failures, k.lock)
+      drop(k.failures, k.lock, k.lockouts)
     },
     async forget (userId) {
       const k = keysOf(userId)
-      drop(k.failures, k.lock, k.lastStep, k.smsCode)
+      drop(k.failures, k.lock, k.lockouts, k.lastStep, k.smsCode)
     },
     async ping () {},
     async close () {

@@ -2,20 +2,23 @@ import type { Cluster, Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../errors.js'
 import type { AcceptResult, EphemeralStore } from './ephemeral-store.js'
 import { factorKeys } from './keys.js'
+import { LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 // Check-and-set must be one step: two instances reading then writing would both accept a code.
-// KEYS: lock, last step, failures. Returns {1} accepted, {0} replayed, {-1, pttl} locked.
+// KEYS: lock, last step, failures, lockouts. Returns {1} accepted, {0} replayed, {-1, pttl} locked.
 const ACCEPT_STEP = `
 local locked = redis.call('PTTL', KEYS[1])
 if locked > 0 then return {-1, locked} end
 local last = redis.call('GET', KEYS[2])
 if last and tonumber(last) >= tonumber(ARGV[1]) then return {0} end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[3], KEYS[4])
 return {1}`
 
 // INCR and the lock in one script, so a burst of failures can neither lose a count nor skip the
-// lock. KEYS: failures, lock. ARGV: max, lock ms, window ms. Returns {failures, locked pttl}.
+// lock. Each lockout in a row doubles the next lock (capped): five guesses per lock, forever,
+// would otherwise add up. KEYS: failures, lock, lockouts. ARGV: max, lock ms, window ms,
+// max lock ms, lockout memory ms. Returns {failures, locked pttl}.
 const REGISTER_FAILURE = `
 local locked = redis.call('PTTL', KEYS[2])
 if locked > 0 then return {tonumber(redis.call('GET', KEYS[1]) or '0'), locked} end
@@ -23,25 +26,34 @@ local failures = redis.call('INCR', KEYS[1])
 if failures == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 if failures >= tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
-  return {failures, tonumber(ARGV[2])}
+  local lockouts = redis.call('INCR', KEYS[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+  local lockMs = math.floor(math.min(tonumber(ARGV[2]) * 2 ^ math.min(lockouts - 1, 40), tonumber(ARGV[4])))
+  redis.call('SET', KEYS[2], '1', 'PX', lockMs)
+  return {failures, lockMs}
 end
 return {failures, 0}`
 
-// Lock check, expiry check, compare and delete in one step: a code is used once across every
-// instance. KEYS: lock, code, failures. ARGV: hash, now. Returns {1} accepted, {0} rejected, {-1, pttl} locked.
+// Lock check, expiry check, compare and mark used in one step: a code is used once across every
+// instance, and the same code again is known as a double submit, not a guess. KEYS: lock, code,
+// failures, lockouts. ARGV: hash, now. Returns {1} accepted, {2} replayed, {0} rejected, {-1, pttl} locked.
 const CONSUME_CODE = `
 local locked = redis.call('PTTL', KEYS[1])
 if locked > 0 then return {-1, locked} end
 local record = redis.call('GET', KEYS[2])
 if not record then return {0} end
+if string.sub(record, 1, 5) == 'used:' then
+  if string.sub(record, 6) == ARGV[1] then return {2} end
+  return {0}
+end
 local sep = string.find(record, ':', 1, true)
 if tonumber(ARGV[2]) >= tonumber(string.sub(record, 1, sep - 1)) then
   redis.call('DEL', KEYS[2])
   return {0}
 end
 if string.sub(record, sep + 1) ~= ARGV[1] then return {0} end
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SET', KEYS[2], 'used:' .. ARGV[1], 'KEEPTTL')
+redis.call('DEL', KEYS[3], KEYS[4])
 return {1}`
 
 // Interval and window count checked and taken together, so a burst of requests gets one slot.
@@ -69,32 +81,33 @@ const RELEASE_SEND_INTERVAL = `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'next', ARGV[1]) end
 return 1`
 
-// Read-only, one round trip for the whole view. KEYS: last step, failures, lock, send throttle.
+// Read-only, one round trip for the whole view. KEYS: last step, failures, lock, send throttle, lockouts.
 const READ_STATE = `
 return {
   tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1]),
   tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('PTTL', KEYS[2]),
-  redis.call('PTTL', KEYS[3]), redis.call('PTTL', KEYS[4])
+  redis.call('PTTL', KEYS[3]), redis.call('PTTL', KEYS[4]),
+  tonumber(redis.call('GET', KEYS[5]) or '0')
 }`
 
 interface ScriptCommands {
-  twofoldAcceptStep: (lock: string, lastStep: string, failures: string, step: number, ttlMs: number) => Promise<number[]>
-  twofoldRegisterFailure: (failures: string, lock: string, max: number, lockMs: number, windowMs: number) => Promise<[number, number]>
-  twofoldConsumeCode: (lock: string, code: string, failures: string, hash: string, now: number) => Promise<number[]>
+  twofoldAcceptStep: (lock: string, lastStep: string, failures: string, lockouts: string, step: number, ttlMs: number) => Promise<number[]>
+  twofoldRegisterFailure: (failures: string, lock: string, lockouts: string, max: number, lockMs: number, windowMs: number, maxLockMs: number, memoryMs: number) => Promise<[number, number]>
+  twofoldConsumeCode: (lock: string, code: string, failures: string, lockouts: string, hash: string, now: number) => Promise<number[]>
   twofoldTakeSendSlot: (key: string, now: number, intervalMs: number, max: number, windowMs: number) => Promise<[number, number]>
   twofoldReleaseSendInterval: (key: string, takenAt: number) => Promise<number>
-  twofoldReadState: (lastStep: string, failures: string, lock: string, smsSend: string) => Promise<number[]>
+  twofoldReadState: (lastStep: string, failures: string, lock: string, smsSend: string, lockouts: string) => Promise<number[]>
 }
 
 const positive = (ms: number | undefined) => ms !== undefined && ms > 0 ? ms : 0
 
 export function createRedisStore (client: Redis | Cluster, keyPrefix: string): EphemeralStore {
-  client.defineCommand('twofoldAcceptStep', { numberOfKeys: 3, lua: ACCEPT_STEP })
-  client.defineCommand('twofoldRegisterFailure', { numberOfKeys: 2, lua: REGISTER_FAILURE })
-  client.defineCommand('twofoldConsumeCode', { numberOfKeys: 3, lua: CONSUME_CODE })
+  client.defineCommand('twofoldAcceptStep', { numberOfKeys: 4, lua: ACCEPT_STEP })
+  client.defineCommand('twofoldRegisterFailure', { numberOfKeys: 3, lua: REGISTER_FAILURE })
+  client.defineCommand('twofoldConsumeCode', { numberOfKeys: 4, lua: CONSUME_CODE })
   client.defineCommand('twofoldTakeSendSlot', { numberOfKeys: 1, lua: TAKE_SEND_SLOT })
   client.defineCommand('twofoldReleaseSendInterval', { numberOfKeys: 1, lua: RELEASE_SEND_INTERVAL })
-  client.defineCommand('twofoldReadState', { numberOfKeys: 4, lua: READ_STATE })
+  client.defineCommand('twofoldReadState', { numberOfKeys: 5, lua: READ_STATE })
   const redis = client as (Redis | Cluster) & ScriptCommands
   const keysOf = (userId: string) => factorKeys(keyPrefix, userId)
 
@@ -113,14 +126,14 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     kind: 'redis',
     async acceptStep (userId, step, ttlMs): Promise<AcceptResult> {
       const k = keysOf(userId)
-      const [status, lockedMs] = await call(() => redis.twofoldAcceptStep(k.lock, k.lastStep, k.failures, step, ttlMs))
+      const [status, lockedMs] = await call(() => redis.twofoldAcceptStep(k.lock, k.lastStep, k.failures, k.lockouts, step, ttlMs))
       if (status === 1) return { status: 'accepted' }
       if (status === 0) return { status: 'replayed' }
       return { status: 'locked', lockedMs: lockedMs ?? 0 }
     },
-    async registerFailure (userId, { max, lockMs, windowMs }) {
+    async registerFailure (userId, { max, lockMs, windowMs, maxLockMs = lockMs, lockoutMemoryMs = LOCKOUT_MEMORY_MS }) {
       const k = keysOf(userId)
-      const [failures, lockedMs] = await call(() => redis.twofoldRegisterFailure(k.failures, k.lock, max, lockMs, windowMs))
+      const [failures, lockedMs] = await call(() => redis.twofoldRegisterFailure(k.failures, k.lock, k.lockouts, max, lockMs, windowMs, Math.max(lockMs, maxLockMs), lockoutMemoryMs))
       return { failures, lockedMs }
     },
     async putSmsCode (userId, hash, expiresAt, ttlMs) {
@@ -128,8 +141,9 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     },
     async consumeSmsCode (userId, hash, now) {
       const k = keysOf(userId)
-      const [status, lockedMs] = await call(() => redis.twofoldConsumeCode(k.lock, k.smsCode, k.failures, hash, now))
+      const [status, lockedMs] = await call(() => redis.twofoldConsumeCode(k.lock, k.smsCode, k.failures, k.lockouts, hash, now))
       if (status === 1) return { status: 'accepted' }
+      if (status === 2) return { status: 'replayed' }
       if (status === 0) return { status: 'rejected' }
       return { status: 'locked', lockedMs: lockedMs ?? 0 }
     },
@@ -145,19 +159,20 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     },
     async state (userId) {
       const k = keysOf(userId)
-      const [lastStep = 0, lastStepMs, failures = 0, failuresMs, lockedMs, sendThrottleMs] = await call(() => redis.twofoldReadState(k.lastStep, k.failures, k.lock, k.smsSend))
-      return { lastStep, lastStepMs: positive(lastStepMs), failures, failuresMs: positive(failuresMs), lockedMs: positive(lockedMs), sendThrottleMs: positive(sendThrottleMs) }
+      const [lastStep = 0, lastStepMs, failures = 0, failuresMs, lockedMs, sendThrottleMs, lockouts = 0] = await call(() => redis.twofoldReadState(k.lastStep, k.failures, k.lock, k.smsSend, k.lockouts))
+      return { lastStep, lastStepMs: positive(lastStepMs), failures, failuresMs: positive(failuresMs), lockedMs: positive(lockedMs), sendThrottleMs: positive(sendThrottleMs), lockouts }
     },
     async resetFailures (userId) {
-      await del(keysOf(userId).failures)
+      const k = keysOf(userId)
+      await del(k.failures, k.lockouts)
     },
     async unlock (userId) {
       const k = keysOf(userId)
-      await del(k.failures, k.lock)
+      await del(k.failures, k.lock, k.lockouts)
     },
     async forget (userId) {
       const k = keysOf(userId)
-      await del(k.failures, k.lock, k.lastStep, k.smsCode)
+      await del(k.failures, k.lock, k.lockouts, k.lastStep, k.smsCode)
     },
     async ping () {
       await call(() => redis.ping())

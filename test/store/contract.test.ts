@@ -132,6 +132,51 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       t.equal((await state(k)).failures, 0, 'the window runs from the first failure')
     })
 
+    t.test('lockouts in a row double the lock, capped; a success or an unlock starts over', async (t) => {
+      const k = keys()
+      const policy = { max: 2, lockMs: 1000, windowMs: LONG, maxLockMs: 3000 }
+      const lockOnce = async () => {
+        await store.registerFailure(k, policy)
+        const { lockedMs } = await store.registerFailure(k, policy)
+        await store.unlock(k) // stands in for waiting the lock out…
+        return lockedMs
+      }
+      // …but unlock also forgets the lockouts: lock twice without it.
+      await store.registerFailure(k, policy)
+      t.equal((await store.registerFailure(k, policy)).lockedMs, 1000, 'first lockout: lockMs')
+      t.equal((await state(k)).lockouts, 1)
+      await elapse(1050)
+      await store.registerFailure(k, policy)
+      const second = await store.registerFailure(k, policy)
+      t.equal(second.lockedMs, 2000, 'second in a row: doubled')
+      t.equal((await state(k)).lockouts, 2)
+      await elapse(2050)
+      await store.registerFailure(k, policy)
+      t.equal((await store.registerFailure(k, policy)).lockedMs, 3000, 'third: capped at maxLockMs')
+      await elapse(3050)
+      t.same(await store.acceptStep(k, 9, LONG), { status: 'accepted' }, 'a success…')
+      t.equal((await state(k)).lockouts, 0, '…forgets the lockouts')
+      t.equal(await lockOnce(), 1000, 'and the next lock is the first again')
+      t.equal((await state(k)).lockouts, 0, 'an administrator\'s unlock forgets them too')
+      const plain = keys()
+      await store.registerFailure(plain, { max: 1, lockMs: 1000, windowMs: LONG })
+      await store.unlock(plain)
+      await store.registerFailure(plain, { max: 1, lockMs: 1000, windowMs: LONG })
+      t.equal((await store.lockedMs(plain)) <= 1000, true, 'without maxLockMs there is no escalation')
+    })
+
+    t.test('an SMS code used once is a replay afterwards, until a new code replaces it', async (t) => {
+      const k = keys()
+      const at = 1_800_000_000_000
+      await store.putSmsCode(k, 'hx', at + 300_000, LONG)
+      t.same(await store.consumeSmsCode(k, 'hx', at), { status: 'accepted' })
+      const replays = await Promise.all(Array.from({ length: 10 }, (_, i) => (peers[i % peers.length] ?? store).consumeSmsCode(k, 'hx', at + 1)))
+      t.ok(replays.every(r => r.status === 'replayed'), 'every double submit, on any instance')
+      await store.putSmsCode(k, 'hy', at + 300_000, LONG)
+      t.same(await store.consumeSmsCode(k, 'hx', at + 2), { status: 'rejected' }, 'a new code: the old one is just wrong')
+      t.same(await store.consumeSmsCode(k, 'hy', at + 2), { status: 'accepted' })
+    })
+
     t.test('a burst of 50 acceptStep with one step: exactly one accepted', async (t) => {
       const k = keys()
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (peers[i % peers.length] ?? store).acceptStep(k, 4242, LONG)))
@@ -175,7 +220,8 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       t.same(await store.consumeSmsCode(k, 'h2', at), { status: 'rejected' }, 'wrong hash')
       t.same(await store.consumeSmsCode(k, 'h1', at + 1000), { status: 'accepted' }, 'right hash')
       t.equal((await state(k)).failures, 0, 'acceptance clears the failure count')
-      t.same(await store.consumeSmsCode(k, 'h1', at + 2000), { status: 'rejected' }, 'never twice')
+      t.same(await store.consumeSmsCode(k, 'h1', at + 2000), { status: 'replayed' }, 'never twice: the same code again is a replay')
+      t.same(await store.consumeSmsCode(k, 'h9', at + 2000), { status: 'rejected' }, 'another code after it is still wrong')
 
       await store.putSmsCode(k, 'h3', at + 300_000, LONG)
       t.same(await store.consumeSmsCode(k, 'h3', at + 300_000), { status: 'rejected' }, 'at its expiry the code is dead')
@@ -240,7 +286,7 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       await store.forget('never-existed')
       await store.unlock('never-existed')
       await store.resetFailures('never-existed')
-      t.same(await state('never-existed'), { lastStep: 0, lastStepMs: 0, failures: 0, failuresMs: 0, lockedMs: 0, sendThrottleMs: 0 }, 'an unknown user has no state')
+      t.same(await state('never-existed'), { lastStep: 0, lastStepMs: 0, failures: 0, failuresMs: 0, lockedMs: 0, sendThrottleMs: 0, lockouts: 0 }, 'an unknown user has no state')
       await t.resolves(store.ping())
       t.ok(store.kind === 'memory' || store.kind === 'redis')
     })

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { BearerSecurity } from '../../schemas/credentials.js'
-import { CODE_LOCKED, ENROLMENT_ONLY, errorResponses, UNAUTHENTICATED } from '../../schemas/responses.js'
+import { CODE_LOCKED, ENROLMENT_ONLY, errorResponses, NOT_FOR_API_KEYS, UNAUTHENTICATED } from '../../schemas/responses.js'
 import { DisableBodySchema, DisabledSchema, EnableBodySchema, EnabledSchema, PendingSecretSchema, ValidateBodySchema } from '../../schemas/tfa.js'
 import { codeRouteOptions } from '../code-routes.js'
 import { contextOf } from '../context.js'
@@ -27,7 +27,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       'x-optional-body': true,
       response: {
         200: PendingSecretSchema,
-        ...errorResponses({ 400: 'Invalid body.', ...UNAUTHENTICATED, 404: 'The user no longer exists.', 409: 'TFA is already enabled (with SMS on: disable it first), or an automation account without `confirm_automation: true`.', ...CODE_LOCKED })
+        ...errorResponses({ 400: 'Invalid body.', ...UNAUTHENTICATED, ...NOT_FOR_API_KEYS, 404: 'The user no longer exists.', 409: 'TFA is already enabled (with SMS on: disable it first), or an automation account without `confirm_automation: true`.', ...CODE_LOCKED })
       }
     }
   }, async (request) => await app.tfa.enable(request.user.sub, { confirmAutomation: request.body.confirm_automation === true }, contextOf(request)))
@@ -42,7 +42,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ValidateBodySchema,
       response: {
         200: EnabledSchema,
-        ...errorResponses({ 400: 'Wrong code (`Invalid token.`): TFA stays off.', ...UNAUTHENTICATED, 409: 'Nothing pending (call /tfa/enable first), or TFA is already on.', ...CODE_LOCKED })
+        ...errorResponses({ 400: 'Wrong code (`Invalid token.`): TFA stays off.', ...UNAUTHENTICATED, ...NOT_FOR_API_KEYS, 409: 'Nothing pending (call /tfa/enable first), or TFA is already on.', ...CODE_LOCKED })
       }
     }
   }, async (request) => await app.tfa.validate(request.user.sub, { code: request.body.totp, deviceName: request.body.device_name }, contextOf(request)))

@@ -8,6 +8,7 @@ import { ENROLMENT_ONLY, errorResponses, UNAUTHENTICATED } from '../../schemas/r
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/tfa/events', {
     onRequest: [app.authenticate],
+    config: { allowApiKeyToken: true },
     schema: {
       tags: ['two-factor'],
       operationId: 'listOwnSecurityEvents',

@@ -14,7 +14,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/tfa', {
     onRequest: [app.authenticate],
-    config: { allowEnrollmentToken: true },
+    config: { allowEnrollmentToken: true, allowApiKeyToken: true },
     schema: {
       tags,
       operationId: 'getTfaStatus',

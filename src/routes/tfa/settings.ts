@@ -14,6 +14,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/tfa/settings', {
     onRequest: [app.authenticate],
+    config: { allowApiKeyToken: true },
     schema: {
       tags,
       operationId: 'getTfaSettings',

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { BearerSecurity } from '../../schemas/credentials.js'
-import { ENROLMENT_ONLY, errorResponses, UNAUTHENTICATED } from '../../schemas/responses.js'
+import { ENROLMENT_ONLY, errorResponses, NOT_FOR_API_KEYS, UNAUTHENTICATED } from '../../schemas/responses.js'
 import { SMS_SEND_LIMITS, SMS_THROTTLE_TEXT, SMS_UNAVAILABLE, SmsEnabledSchema, StartSmsBodySchema, VerifySmsBodySchema } from '../../schemas/sms.js'
 import { codeRouteOptions } from '../code-routes.js'
 import { contextOf } from '../context.js'
@@ -25,7 +25,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: StartSmsBodySchema,
       response: {
         202: Type.Ref('SmsCodeSent', { description: 'A verification code is on its way.' }),
-        ...errorResponses({ 400: 'Invalid body (the number must be E.164).', ...UNAUTHENTICATED, 409: 'A second factor is already on (disable it first), or an automation account without `confirm_automation: true`.', ...SMS_SEND_LIMITS, ...SMS_UNAVAILABLE })
+        ...errorResponses({ 400: 'Invalid body (the number must be E.164).', ...UNAUTHENTICATED, ...NOT_FOR_API_KEYS, 409: 'A second factor is already on (disable it first), or an automation account without `confirm_automation: true`.', ...SMS_SEND_LIMITS, ...SMS_UNAVAILABLE })
       }
     }
   }, async (request, reply) => {
@@ -43,7 +43,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: VerifySmsBodySchema,
       response: {
         200: SmsEnabledSchema,
-        ...errorResponses({ 400: 'Wrong or expired code (`Invalid token.`); the failure counts towards the lock.', ...UNAUTHENTICATED, 409: 'No number pending (POST /tfa/sms/phone first), or a second factor is already on.', 429: 'The second factor is locked, or too many requests (`Retry-After`).' })
+        ...errorResponses({ 400: 'Wrong or expired code (`Invalid token.`); the failure counts towards the lock.', ...UNAUTHENTICATED, ...NOT_FOR_API_KEYS, 409: 'No number pending (POST /tfa/sms/phone first), or a second factor is already on.', 429: 'The second factor is locked, or too many requests (`Retry-After`).' })
       }
     }
   }, async (request) => await app.smsTfa.verify(request.user.sub, { code: request.body.code, deviceName: request.body.device_name }, contextOf(request)))

@@ -163,3 +163,17 @@ t.test('disable when TFA is off: 409', async (t) => {
   t.equal(res.statusCode, 409)
   t.equal(res.json().error.message, ErrorCatalogue.tfaNotEnabled.message)
 })
+
+t.test('concurrent disables (a code and recovery codes at once): one wins, the rest 409, never a 500', async (t) => {
+  for (let trial = 0; trial < 5; trial++) {
+    const user = await createTfaUser(app, clock)
+    const attempts = [
+      post('/tfa/disable', user.token, { totp: user.code() }),
+      ...user.recoveryCodes.slice(0, 4).map(code => post('/tfa/disable', user.token, { recovery_code: code }))
+    ]
+    const statuses = (await Promise.all(attempts)).map(r => r.statusCode)
+    t.equal(statuses.filter(s => s === 200).length, 1, `trial ${trial}: exactly one disable (${statuses.join(', ')})`)
+    t.ok(statuses.every(s => s === 200 || s === 409 || s === 400), `trial ${trial}: the others 409 or 400, no 500`)
+    t.same((await status(user.token)).json().enabled, false)
+  }
+})
