@@ -343,3 +343,15 @@ t.test('mandatory TFA: an enrolment-only token may enrol with SMS', async (t) =>
   t.notOk(full.json().tfa_enrollment_required, 'a full token now')
   clock.advance(MINUTE)
 })
+
+t.test('switching SMS on ends the other sessions; the enrolling one goes on', async (t) => {
+  const user = await plainUser(app)
+  const other = await loginToken(app, { username: user.username, password: user.password })
+  const phone = randomPhone()
+  t.equal((await post('/tfa/sms/phone', user.token, { phone })).statusCode, 202)
+  t.equal((await post('/tfa/sms/verify', user.token, { code: receiver.lastCode(phone) })).statusCode, 200)
+  const me = async (token: string) => (await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).statusCode
+  t.equal(await me(other), 401, 'the session that never passed the factor ends')
+  t.equal(await me(user.token), 200, 'the one that enrolled stays')
+  clock.advance(MINUTE)
+})
