@@ -1,4 +1,5 @@
-import type { PrismaClient } from '../generated/prisma/client.js'
+import { randomUUID } from 'node:crypto'
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
 import type { Amr } from '../auth/tokens.js'
 import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from './refresh-token.js'
 
@@ -68,24 +69,23 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
   const refreshExpiresIn = (at: number, expiresAt: Date) => Math.floor((Math.min(at + idleMs, expiresAt.getTime()) - at) / 1000)
   const toView = <T extends { amr: string[] }>(row: T) => ({ ...row, amr: row.amr as Amr[] })
 
+  // One statement, one round trip: every login runs it (a nested create is a transaction of
+  // three round trips, about a millisecond more of the main thread per login, README "Performance").
   async function insert ({ userId, amr, authTime, ip, userAgent }: NewSession, refreshToken?: string) {
     const at = now()
-    const stamp = new Date(at)
-    const row = await prisma.session.create({
-      data: {
-        userId,
-        amr,
-        authTime,
-        ip: clip(ip, 64),
-        userAgent: clip(userAgent, 512),
-        createdAt: stamp,
-        lastUsedAt: stamp,
-        expiresAt: new Date(at + maxMs),
-        ...(refreshToken === undefined ? {} : { refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), issuedAt: stamp } } })
-      },
-      select: { id: true, expiresAt: true }
-    })
-    return { sessionId: row.id, refreshExpiresIn: refreshExpiresIn(at, row.expiresAt) }
+    const stamp = new Date(at).toISOString()
+    const expiresAt = at + maxMs
+    const id = randomUUID()
+    const row = Prisma.sql`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, ip, user_agent)
+      VALUES (${id}::uuid, ${userId}::uuid, ${stamp}::timestamptz, ${stamp}::timestamptz, ${new Date(expiresAt).toISOString()}::timestamptz,
+        ${amr}::text[], ${authTime.toISOString()}::timestamptz, ${clip(ip, 64)}, ${clip(userAgent, 512)})`
+    if (refreshToken === undefined) {
+      await prisma.$executeRaw`${row}`
+    } else {
+      await prisma.$executeRaw`WITH s AS (${row} RETURNING id)
+        INSERT INTO session_refresh_tokens (token_hash, session_id, issued_at) SELECT ${hashRefreshToken(refreshToken)}, id, ${stamp}::timestamptz FROM s`
+    }
+    return { sessionId: id, refreshExpiresIn: refreshExpiresIn(at, new Date(expiresAt)) }
   }
 
   return {
