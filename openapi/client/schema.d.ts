@@ -655,6 +655,8 @@ export interface components {
                 locked_for_seconds: number;
                 /** @description Wrong codes in a row so far. */
                 failures: number;
+                /** @description Lockouts in a row since the last good code: each doubles the next lock (TFA_LOCK_MAX_SECONDS at most). An unlock starts over. */
+                lockouts: number;
             };
         };
         ApiKeySummary: {

@@ -28,7 +28,7 @@ interface Deps {
 
 export function createAdminService ({ prisma, secondFactor, audit, sessions }: Deps) {
   async function view (user: NonNullable<Awaited<ReturnType<typeof findView>>>) {
-    const { lockedMs, failures } = await secondFactor.lockState(user.id)
+    const { lockedMs, failures, lockouts } = await secondFactor.lockState(user.id)
     const enabled = user.twoFactor?.enabledAt != null
     return {
       id: user.id,
@@ -45,7 +45,8 @@ export function createAdminService ({ prisma, secondFactor, audit, sessions }: D
         protected_actions: user.protectedActions,
         locked: lockedMs > 0,
         locked_for_seconds: Math.ceil(lockedMs / 1000),
-        failures
+        failures,
+        lockouts
       }
     }
   }

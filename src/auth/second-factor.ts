@@ -115,10 +115,10 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
       return await store.lockedMs(userId)
     },
 
-    /** The lock and the count, in one read (the support desk's view). */
-    async lockState (userId: string): Promise<{ lockedMs: number, failures: number }> {
-      const { lockedMs, failures } = await store.state(userId)
-      return { lockedMs, failures }
+    /** The lock, the count and the lockouts in a row, in one read (the support desk's view). */
+    async lockState (userId: string): Promise<{ lockedMs: number, failures: number, lockouts: number }> {
+      const { lockedMs, failures, lockouts } = await store.state(userId)
+      return { lockedMs, failures, lockouts }
     },
 
     /** Clears the failure count and the lock (an administrator's unblock). */

@@ -17,7 +17,8 @@ export const AdminUserSchema = Type.Object({
     protected_actions: Type.Array(Type.String()),
     locked: Type.Boolean({ description: 'The second factor is locked after repeated wrong codes.' }),
     locked_for_seconds: Type.Integer(),
-    failures: Type.Integer({ description: 'Wrong codes in a row so far.' })
+    failures: Type.Integer({ description: 'Wrong codes in a row so far.' }),
+    lockouts: Type.Integer({ description: 'Lockouts in a row since the last good code: each doubles the next lock (TFA_LOCK_MAX_SECONDS at most). An unlock starts over.' })
   }, { additionalProperties: false })
 }, { $id: 'AdminUser', additionalProperties: false })
 

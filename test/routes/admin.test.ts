@@ -33,6 +33,7 @@ interface AdminUser {
     locked: boolean
     locked_for_seconds: number
     failures: number
+    lockouts: number
   }
 }
 
@@ -178,7 +179,8 @@ t.test('the user view: TFA state, device, recovery codes, lock and failures', as
     protected_actions: ['login', 'password_change'],
     locked: false,
     locked_for_seconds: 0,
-    failures: 0
+    failures: 0,
+    lockouts: 0
   })
   t.equal(before.username, plain.username)
   t.match(before.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
@@ -228,7 +230,8 @@ t.test('done when: a reset invalidates the old phone\'s codes immediately', asyn
     protected_actions: ['login', 'password_change'],
     locked: false,
     locked_for_seconds: 0,
-    failures: 0
+    failures: 0,
+    lockouts: 0
   })
   t.same(await viewOf(user.id), after, 'GET agrees')
 
@@ -319,6 +322,7 @@ t.test('done when: an unlock lets the right code in', async (t) => {
   const view = await viewOf(user.id)
   t.equal(view.tfa.locked, true)
   t.ok(view.tfa.locked_for_seconds > 890 && view.tfa.locked_for_seconds <= 900, `locked for ${view.tfa.locked_for_seconds} s`)
+  t.equal(view.tfa.lockouts, 1, 'the desk sees the first lockout (the next would last twice as long)')
 
   const unlock = await adminPost(`/admin/users/${user.id}/tfa/unlock`)
   t.equal(unlock.statusCode, 200, unlock.body)
@@ -326,6 +330,7 @@ t.test('done when: an unlock lets the right code in', async (t) => {
   t.equal(unlocked.tfa.locked, false)
   t.equal(unlocked.tfa.locked_for_seconds, 0)
   t.equal(unlocked.tfa.failures, 0)
+  t.equal(unlocked.tfa.lockouts, 0, 'an unlock starts the escalation over')
   t.equal(unlocked.tfa.enabled, true, 'an unlock keeps the factor')
   t.equal(unlocked.tfa.recovery_codes_left, 10)
 
