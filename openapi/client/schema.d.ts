@@ -868,6 +868,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     changePassword: {
@@ -930,6 +939,15 @@ export interface operations {
             };
             /** @description Too many attempts, or the second factor is locked (`Retry-After`). */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1109,6 +1127,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listSessions: {
@@ -1138,8 +1165,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token, or a token from an API key (it may only read its own account). */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1174,8 +1210,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token, or a token from an API key (it may only read its own account). */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1221,7 +1266,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An enrolment-only token, or a token from an API key (it may only read its own account). */
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1232,6 +1277,15 @@ export interface operations {
             };
             /** @description No such live session among the current user's (another user's id gets the same answer). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1330,6 +1384,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     validateTfa: {
@@ -1406,6 +1469,15 @@ export interface operations {
             };
             /** @description Too many requests, or the second factor is locked after repeated wrong codes (`Retry-After`). */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1494,6 +1566,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getTfaStatus: {
@@ -1516,6 +1597,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired access token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1578,6 +1668,15 @@ export interface operations {
             };
             /** @description TFA is not enabled. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1663,6 +1762,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getTfaSettings: {
@@ -1694,6 +1802,15 @@ export interface operations {
             };
             /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1769,6 +1886,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listOwnSecurityEvents: {
@@ -1812,6 +1938,15 @@ export interface operations {
             };
             /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2001,6 +2136,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     sendSmsCode: {
@@ -2128,6 +2272,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     adminGetUser: {
@@ -2179,6 +2332,15 @@ export interface operations {
             };
             /** @description No user with this id. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2251,6 +2413,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     adminResetTfa: {
@@ -2302,6 +2473,15 @@ export interface operations {
             };
             /** @description No user with this id. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2367,6 +2547,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     adminListUserSessions: {
@@ -2425,6 +2614,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     adminEndUserSessions: {
@@ -2474,6 +2672,15 @@ export interface operations {
             };
             /** @description No user with this id. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2542,6 +2749,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listApiKeys: {
@@ -2575,6 +2791,15 @@ export interface operations {
             };
             /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2665,6 +2890,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     revokeApiKey: {
@@ -2714,6 +2948,15 @@ export interface operations {
             };
             /** @description No such key among the current user's keys. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -31,7 +31,7 @@ interface Deps {
   adminRequiresTfa: boolean
 }
 
-/** Accounts as such: registration, who a token's subject is, and whether they may administer. */
+/** Accounts as such: registration, and whether a token's subject may administer. */
 export function createUserService ({ prisma, passwords, audit, registration, adminRequiresTfa }: Deps) {
   return {
     async register (input: { username: string, password: string, kind?: UserKind }, ctx: RequestContext = {}) {
@@ -50,8 +50,6 @@ export function createUserService ({ prisma, passwords, audit, registration, adm
         throw err
       }
     },
-
-    get: async (id: string) => await getUser(prisma, id),
 
     /**
      * Role from the database, not the token: a demoted admin loses access at once. Never with a

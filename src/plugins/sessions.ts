@@ -15,7 +15,7 @@ declare module 'fastify' {
 export default fp(async function sessionsPlugin (app) {
   const { config, prisma, revocations, audit, now } = app
   const store = createSessionStore({ prisma, now, ...config.sessions })
-  app.decorate('sessions', createSessionService({ store, revocations, issueToken: app.issueToken, prisma, audit, config, now }))
+  app.decorate('sessions', createSessionService({ store, revocations, issueToken: app.issueToken, audit, config, now }))
 
   // Ended sessions are kept until their last access token has expired, then deleted in small
   // batches off the request path; every instance may run it, a delete of what is gone is nothing.

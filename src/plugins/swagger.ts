@@ -35,7 +35,7 @@ export default fp(async function swaggerPlugin (app) {
         }
       }
     },
-    transformObject: (documentObject) => markOptionalBodies(('openapiObject' in documentObject ? documentObject.openapiObject : {}) as OpenApiDocument),
+    transformObject: (documentObject) => documentBearerUnavailable(markOptionalBodies(('openapiObject' in documentObject ? documentObject.openapiObject : {}) as OpenApiDocument)),
     // Stable component names from each shared schema's $id instead of def-0, def-1…
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
@@ -43,7 +43,30 @@ export default fp(async function swaggerPlugin (app) {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'swagger' })
 
-interface OpenApiDocument { paths?: Record<string, Record<string, { 'x-optional-body'?: boolean, requestBody?: { required?: boolean } }>> }
+interface Operation {
+  'x-optional-body'?: boolean
+  requestBody?: { required?: boolean }
+  security?: Array<Record<string, unknown>>
+  responses?: Record<string, unknown>
+}
+interface OpenApiDocument { paths?: Record<string, Record<string, Operation>> }
+
+const BEARER_UNAVAILABLE = 'This instance cannot check for ended sessions right now (it lost its feed from Redis), or a ' +
+  'backing service is down: retry after `Retry-After`.'
+
+/**
+ * Every Bearer route may answer 503: `authenticate` refuses to trust a stale revocation list.
+ * Said once here rather than on each route, so a new route can't forget it.
+ */
+function documentBearerUnavailable (document: OpenApiDocument): OpenApiDocument {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      if (operation.security?.some(s => 'bearerAuth' in s) !== true || operation.responses === undefined || '503' in operation.responses) continue
+      operation.responses['503'] = { description: BEARER_UNAVAILABLE, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+    }
+  }
+  return document
+}
 
 /**
  * @fastify/swagger marks every declared body required; a route that accepts no body at all

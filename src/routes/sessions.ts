@@ -3,12 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AppError } from '../errors.js'
 import { BearerSecurity } from '../schemas/credentials.js'
 import { IdParamsSchema } from '../schemas/params.js'
-import { errorResponses, UNAUTHENTICATED } from '../schemas/responses.js'
+import { ENROLMENT_ONLY, errorResponses, UNAUTHENTICATED } from '../schemas/responses.js'
 import { RefreshBodySchema } from '../schemas/sessions.js'
 import { contextOf } from './context.js'
 
 const tags = ['sessions']
-const NOT_FOR_API_KEYS = { 403: 'An enrolment-only token, or a token from an API key (it may only read its own account).' }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { loginMax, loginWindowMs } = app.config.rateLimit
@@ -66,7 +65,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'listSessions',
       summary: 'The current user\'s live sessions, newest first',
       security: BearerSecurity,
-      response: { 200: Type.Ref('SessionList', { description: 'The sessions; `current` marks this one.' }), ...errorResponses({ ...UNAUTHENTICATED, ...NOT_FOR_API_KEYS }) }
+      response: { 200: Type.Ref('SessionList', { description: 'The sessions; `current` marks this one.' }), ...errorResponses({ ...UNAUTHENTICATED, ...ENROLMENT_ONLY }) }
     }
   }, async (request) => await app.sessions.list(request.user.sub, request.user.sid))
 
@@ -80,7 +79,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       params: IdParamsSchema,
       response: {
         204: Type.Null({ description: 'Ended.' }),
-        ...errorResponses({ 400: 'Invalid id.', ...UNAUTHENTICATED, ...NOT_FOR_API_KEYS, 404: 'No such live session among the current user\'s (another user\'s id gets the same answer).' })
+        ...errorResponses({ 400: 'Invalid id.', ...UNAUTHENTICATED, ...ENROLMENT_ONLY, 404: 'No such live session among the current user\'s (another user\'s id gets the same answer).' })
       }
     }
   }, async (request, reply) => {
@@ -95,7 +94,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'endOtherSessions',
       summary: 'Sign out everywhere else: end every session but the current one',
       security: BearerSecurity,
-      response: { 204: Type.Null({ description: 'Every other session ended.' }), ...errorResponses({ ...UNAUTHENTICATED, ...NOT_FOR_API_KEYS }) }
+      response: { 204: Type.Null({ description: 'Every other session ended.' }), ...errorResponses({ ...UNAUTHENTICATED, ...ENROLMENT_ONLY }) }
     }
   }, async (request, reply) => {
     await app.sessions.endAll(request.user.sub, { except: request.user.sid, reason: 'user' }, contextOf(request))

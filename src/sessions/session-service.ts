@@ -1,8 +1,6 @@
 import type { Config } from '../config/config.js'
 import { AppError } from '../errors.js'
-import type { PrismaClient } from '../generated/prisma/client.js'
 import type { AuditLog, RequestContext } from '../auth/audit.js'
-import { hasTfaOn } from '../auth/factors.js'
 import { API_KEY_TOKEN_MAX_TTL_SECONDS, isEnrolmentOnly, loginGrant, type TokenGrant } from '../auth/tokens.js'
 import type { RevocationList } from './revocation-list.js'
 import type { SessionStore } from './session-store.js'
@@ -23,9 +21,8 @@ interface Deps {
   store: SessionStore
   revocations: RevocationList
   issueToken: (grant: TokenGrant) => SignedToken
-  prisma: PrismaClient
   audit: AuditLog
-  config: Pick<Config, 'jwtTtlSeconds' | 'tfa' | 'sessions'>
+  config: Pick<Config, 'jwtTtlSeconds' | 'tfa'>
   now: () => number
 }
 
@@ -37,9 +34,8 @@ const CLOCK_SKEW_MS = 5_000
  * security events end it. Ending is immediate on every instance: the ended id goes to the
  * revocation list, which every instance checks on every authenticated request.
  */
-export function createSessionService ({ store, revocations, issueToken, prisma, audit, config, now }: Deps) {
+export function createSessionService ({ store, revocations, issueToken, audit, config, now }: Deps) {
   const { jwtTtlSeconds } = config
-  const idleMs = config.sessions.idleSeconds * 1000
 
   /** Refuses the access tokens of `ids` until the last one that could exist has expired. */
   async function stopTokens (ids: string[], ttlSeconds = jwtTtlSeconds) {
@@ -76,10 +72,8 @@ export function createSessionService ({ store, revocations, issueToken, prisma, 
         audit.record('session.refresh_reused', result.userId, ctx, { session_id: result.sessionId })
         throw new AppError('invalidRefreshToken')
       }
-      const { session } = result
-      const user = await prisma.user.findUnique({ where: { id: session.userId }, select: { username: true, twoFactor: { select: { enabledAt: true } } } })
-      if (user === null) throw new AppError('invalidRefreshToken')
-      const grant = loginGrant({ sub: session.userId, username: user.username, amr: session.amr }, { tfaOn: hasTfaOn(user), mandatory: config.tfa, now: now() })
+      const { session, user } = result
+      const grant = loginGrant({ sub: session.userId, username: user.username, amr: session.amr }, { tfaOn: user.tfaOn, mandatory: config.tfa, now: now() })
       // Mandatory TFA came into force during the session: it goes on only through a new login (and enrolment).
       if (isEnrolmentOnly(grant)) {
         await service.end(session.userId, session.id, 'tfa_required', ctx)
@@ -119,8 +113,7 @@ export function createSessionService ({ store, revocations, issueToken, prisma, 
           id: s.id,
           created_at: s.createdAt.toISOString(),
           last_used_at: s.lastUsedAt.toISOString(),
-          // The earlier of the idle end (moved by every refresh) and the absolute end.
-          expires_at: new Date(Math.min(s.lastUsedAt.getTime() + idleMs, s.expiresAt.getTime())).toISOString(),
+          expires_at: store.endOf(s).toISOString(),
           ip: s.ip,
           user_agent: s.userAgent,
           amr: s.amr,

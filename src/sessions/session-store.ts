@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
+import { hasTfaOn } from '../auth/factors.js'
 import type { Amr } from '../auth/tokens.js'
 import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from './refresh-token.js'
 
@@ -39,11 +40,11 @@ export interface LiveSession extends SessionView {
 }
 
 export type RefreshResult =
-  | { status: 'rotated', session: { id: string, userId: string, amr: Amr[], authTime: Date }, refreshToken: string, refreshExpiresIn: number }
+  | { status: 'rotated', session: { id: string, userId: string, amr: Amr[], authTime: Date }, user: { username: string, tfaOn: boolean }, refreshToken: string, refreshExpiresIn: number }
   | { status: 'invalid' }
   | { status: 'reused', sessionId: string, userId: string }
 
-export const REUSED_REASON = 'refresh_reused'
+const REUSED_REASON = 'refresh_reused'
 
 const INVALID: RefreshResult = { status: 'invalid' }
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -117,8 +118,14 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
       const at = now()
       const stamp = new Date(at)
       return await prisma.$transaction(async (tx): Promise<RefreshResult> => {
-        const token = await tx.sessionRefreshToken.findUnique({ where: { tokenHash }, select: { sessionId: true } })
+        // The user comes with the token (one joined read): the new access token needs the
+        // username, and mandatory TFA needs to know whether the factor is on.
+        const token = await tx.sessionRefreshToken.findUnique({
+          where: { tokenHash },
+          select: { sessionId: true, session: { select: { user: { select: { username: true, twoFactor: { select: { enabledAt: true } } } } } } }
+        })
         if (token === null) return INVALID
+        const { user } = token.session
         // Updating the session row first locks it until commit: refreshes of one session and its
         // revocation take turns, so a revoked session can never hand out one more token (whose
         // access token would outlive the revocation already published).
@@ -143,6 +150,7 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
         return {
           status: 'rotated',
           session: { id: session.id, userId: session.userId, amr: session.amr as Amr[], authTime: session.authTime },
+          user: { username: user.username, tfaOn: hasTfaOn(user) },
           refreshToken: next,
           refreshExpiresIn: refreshExpiresIn(at, session.expiresAt)
         }
@@ -173,6 +181,9 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
       })
       return rows.map(r => r.id)
     },
+
+    /** When a session ends unless refreshed: its idle end, or its absolute end if sooner (the rule liveAt applies). */
+    endOf: (session: Pick<SessionView, 'lastUsedAt' | 'expiresAt'>): Date => new Date(Math.min(session.lastUsedAt.getTime() + idleMs, session.expiresAt.getTime())),
 
     /** The user's live sessions, newest first. */
     async list (userId: string): Promise<SessionView[]> {

@@ -155,3 +155,16 @@ t.test('MAX_PENDING_HASHES: default twice the hashes that run at once, min(cores
   t.equal(defaultMaxPendingHashes(), 2 * cores, 'a big pool: the cores limit')
   t.equal(loadConfig({ MAX_PENDING_HASHES: '9' }).maxPendingHashes, 9, 'an explicit value wins')
 })
+
+t.test('ADMIN_REQUIRE_TFA: on by default in production, off elsewhere, either way when set', async (t) => {
+  t.equal(loadConfig(PRODUCTION).adminRequiresTfa, true, 'production: administrators need a second factor')
+  t.equal(loadConfig({}).adminRequiresTfa, false, 'development: not by default')
+  t.equal(loadConfig({ ...PRODUCTION, ADMIN_REQUIRE_TFA: 'false' }).adminRequiresTfa, false, 'an operator may turn it off')
+  t.equal(loadConfig({ ADMIN_REQUIRE_TFA: 'true' }).adminRequiresTfa, true)
+})
+
+t.test('session lifetimes: defaults, and an idle lifetime longer than the absolute one is refused', async (t) => {
+  t.same(loadConfig({}).sessions, { idleSeconds: 7 * 86400, maxSeconds: 30 * 86400 })
+  t.equal(configError(t, { SESSION_IDLE_SECONDS: '7200', SESSION_MAX_SECONDS: '3600' }).variable, 'SESSION_IDLE_SECONDS')
+  t.equal(configError(t, { SESSION_IDLE_SECONDS: '600', SESSION_MAX_SECONDS: '600', JWT_TTL_SECONDS: '900' }).variable, 'SESSION_MAX_SECONDS')
+})

@@ -316,3 +316,15 @@ t.test('the embedded mode (no Redis): sessions end at once in the one process', 
   t.equal((await embedded.inject({ method: 'GET', url: '/me', headers: bearer(token) })).statusCode, 401, 'refused at once')
   t.equal((await embedded.inject({ method: 'GET', url: '/me', headers: bearer(first.access_token) })).statusCode, 401, 'every token of the session')
 })
+
+t.test('refreshes are rate limited per client address, like the other credential routes', async (t) => {
+  const limited = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), RATE_LIMIT_LOGIN_MAX: '3' }), { now: clock.now })
+  const statuses = []
+  for (let i = 0; i < 5; i++) {
+    const res = await limited.inject({ method: 'POST', url: '/token/refresh', remoteAddress: '203.0.113.9', payload: { refresh_token: `twofold_rt_guess${i}` } })
+    statuses.push(res.statusCode)
+  }
+  t.same(statuses, [401, 401, 401, 429, 429], 'three guesses, then 429 before any lookup')
+  const other = await limited.inject({ method: 'POST', url: '/token/refresh', remoteAddress: '203.0.113.10', payload: { refresh_token: 'twofold_rt_guess' } })
+  t.equal(other.statusCode, 401, 'another address is not held back')
+})
