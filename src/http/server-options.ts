@@ -49,5 +49,5 @@ const STATUS_LINE: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
 
 /** Errors Fastify raises before routing (a URL that does not decode, …): the envelope too. */
 export function frameworkErrors (_error: Error, _request: FastifyRequest, reply: FastifyReply): void {
-  void reply.code(400).send(errorBody(400, ErrorCatalogue.badUrl.message))
+  reply.code(400).send(errorBody(400, ErrorCatalogue.badUrl.message))
 }
