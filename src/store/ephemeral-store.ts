@@ -1,3 +1,5 @@
+import type { SmsQuotaScope } from './keys.js'
+
 export type AcceptResult =
   | { status: 'accepted' }
   | { status: 'replayed' }
@@ -80,6 +82,11 @@ export interface EphemeralStore {
    * a disabled factor, so re-enrolling can't pump messages.
    */
   takeSendSlot: (userId: string, now: number, throttle: SendThrottle) => Promise<{ allowed: boolean, retryAfterMs: number }>
+  /**
+   * Takes one send from the quota `scope`/`id` (see smsQuotaKey) unless `max` were taken in its
+   * current window; else returns how long until the window ends. A single-key atomic step.
+   */
+  takeSmsQuota: (scope: SmsQuotaScope, id: string, quota: { max: number, windowMs: number }) => Promise<{ allowed: boolean, retryAfterMs: number }>
   /** Gives back the interval of the slot taken at `takenAt` (the send failed): the hourly count stays. */
   releaseSendInterval: (userId: string, takenAt: number) => Promise<void>
   /** Remaining lock in ms, 0 when not locked. */

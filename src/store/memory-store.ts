@@ -1,5 +1,5 @@
 import type { EphemeralStore } from './ephemeral-store.js'
-import { factorKeys } from './keys.js'
+import { factorKeys, smsQuotaKey } from './keys.js'
 import { escalatedLockMs, LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 interface Entry { value: number, expiresAt: number }
@@ -15,10 +15,11 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
   const entries = new Map<string, Entry>()
   const codes = new Map<string, CodeRecord>()
   const throttles = new Map<string, ThrottleRecord>()
+  const quotas = new Map<string, Entry>()
   const keysOf = (userId: string) => factorKeys('', userId)
   const sweep = setInterval(() => {
     const t = now()
-    for (const map of [entries, codes, throttles]) {
+    for (const map of [entries, codes, throttles, quotas]) {
       for (const [key, entry] of map) if (entry.expiresAt <= t) map.delete(key)
     }
   }, 60_000)
@@ -109,6 +110,14 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       const found = throttles.get(keysOf(userId).smsSend)
       if (found !== undefined) found.nextAt = takenAt
     },
+    async takeSmsQuota (scope, id, { max, windowMs }) {
+      const key = smsQuotaKey('', scope, id)
+      const found = quotas.get(key)
+      const entry = found !== undefined && found.expiresAt > now() ? found : { value: 0, expiresAt: now() + windowMs }
+      if (entry.value >= max) return { allowed: false, retryAfterMs: Math.max(1, entry.expiresAt - now()) }
+      quotas.set(key, { value: entry.value + 1, expiresAt: entry.expiresAt })
+      return { allowed: true, retryAfterMs: 0 }
+    },
     async lockedMs (userId) {
       return remaining(keysOf(userId).lock)
     },
@@ -142,6 +151,7 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       entries.clear()
       codes.clear()
       throttles.clear()
+      quotas.clear()
     }
   }
 }

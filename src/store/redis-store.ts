@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../errors.js'
 import type { AcceptResult, EphemeralStore } from './ephemeral-store.js'
-import { factorKeys } from './keys.js'
+import { factorKeys, smsQuotaKey } from './keys.js'
 import { LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 // Check-and-set must be one step: two instances reading then writing would both accept a code.
@@ -76,6 +76,14 @@ redis.call('HSET', KEYS[1], 'next', string.format('%d', now + interval), 'start'
 redis.call('PEXPIRE', KEYS[1], window + interval)
 return {1, 0}`
 
+// A fixed window that stops counting at its maximum. KEYS: the quota. ARGV: max, window ms.
+// Returns {1, 0} taken or {0, ms until the window ends}.
+const TAKE_QUOTA = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[1]) then return {0, redis.call('PTTL', KEYS[1])} end
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return {1, 0}`
+
 // KEYS: throttle hash. ARGV: the time the slot was taken.
 const RELEASE_SEND_INTERVAL = `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'next', ARGV[1]) end
@@ -96,6 +104,7 @@ interface ScriptCommands {
   twofoldConsumeCode: (lock: string, code: string, failures: string, lockouts: string, hash: string, now: number) => Promise<number[]>
   twofoldTakeSendSlot: (key: string, now: number, intervalMs: number, max: number, windowMs: number) => Promise<[number, number]>
   twofoldReleaseSendInterval: (key: string, takenAt: number) => Promise<number>
+  twofoldTakeQuota: (key: string, max: number, windowMs: number) => Promise<[number, number]>
   twofoldReadState: (lastStep: string, failures: string, lock: string, smsSend: string, lockouts: string) => Promise<number[]>
 }
 
@@ -107,6 +116,7 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
   client.defineCommand('twofoldConsumeCode', { numberOfKeys: 4, lua: CONSUME_CODE })
   client.defineCommand('twofoldTakeSendSlot', { numberOfKeys: 1, lua: TAKE_SEND_SLOT })
   client.defineCommand('twofoldReleaseSendInterval', { numberOfKeys: 1, lua: RELEASE_SEND_INTERVAL })
+  client.defineCommand('twofoldTakeQuota', { numberOfKeys: 1, lua: TAKE_QUOTA })
   client.defineCommand('twofoldReadState', { numberOfKeys: 5, lua: READ_STATE })
   const redis = client as (Redis | Cluster) & ScriptCommands
   const keysOf = (userId: string) => factorKeys(keyPrefix, userId)
@@ -153,6 +163,10 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     },
     async releaseSendInterval (userId, takenAt) {
       await call(() => redis.twofoldReleaseSendInterval(keysOf(userId).smsSend, takenAt))
+    },
+    async takeSmsQuota (scope, id, { max, windowMs }) {
+      const [allowed, retryAfterMs] = await call(() => redis.twofoldTakeQuota(smsQuotaKey(keyPrefix, scope, id), max, windowMs))
+      return { allowed: allowed === 1, retryAfterMs: allowed === 1 ? 0 : Math.max(1, retryAfterMs) }
     },
     async lockedMs (userId) {
       return positive(await call(() => redis.pttl(keysOf(userId).lock)))

@@ -42,6 +42,19 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       t.same(await store.acceptStep(keys(), 1000, LONG), { status: 'accepted' }, 'another user is independent')
     })
 
+    t.test('takeSmsQuota: at most max per window, each scope and id its own, one burst across peers', async (t) => {
+      const number = keys()
+      const quota = { max: 3, windowMs: shortTtlMs }
+      const burst = await Promise.all([store, ...peers, store, ...peers, store].map(async s => await s.takeSmsQuota('number', number, quota)))
+      t.equal(burst.filter(r => r.allowed).length, 3, 'three of a concurrent burst, across instances')
+      const refused = burst.filter(r => !r.allowed)
+      t.ok(refused.length > 0 && refused.every(r => r.retryAfterMs > 0 && r.retryAfterMs <= shortTtlMs), 'the others learn when the window ends')
+      t.same(await store.takeSmsQuota('ip', number, quota), { allowed: true, retryAfterMs: 0 }, 'another scope with the same id is independent')
+      t.same(await store.takeSmsQuota('number', keys(), quota), { allowed: true, retryAfterMs: 0 }, 'another number is independent')
+      await elapse(shortTtlMs + 50)
+      t.same(await store.takeSmsQuota('number', number, quota), { allowed: true, retryAfterMs: 0 }, 'a new window')
+    })
+
     t.test('registerFailure counts, then locks and clears the count', async (t) => {
       const k = keys()
       const opts = { max: 3, lockMs: 30_000, windowMs: LONG }
