@@ -99,7 +99,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     if (totp === undefined && input.recovery_code === undefined) {
       // A missing code is the normal first step of a two-step form: it is not a failure, but a
       // locked account still learns it is locked. Only here, after the right password, does an SMS go out.
-      const lockedMs = await secondFactor.challenge(user.id, factor, ctx)
+      const lockedMs = await secondFactor.challenge(user.id, factor, ctx, user.durable)
       if (lockedMs > 0) {
         fail('locked')
         throwCodeFailure({ lockedMs }, 'tfaRequired')
@@ -109,7 +109,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     const outcome = await secondFactor.verifyAnyCode(user.id, factor, {
       code: totp,
       recoveryCode: typedTotp === undefined ? input.recovery_code : undefined
-    }, ctx)
+    }, ctx, user.durable)
     if (!outcome.ok) {
       fail(outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
       if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')

@@ -46,12 +46,11 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
 
   return {
     kind: 'memory',
-    async acceptStep (userId, step, ttlMs) {
+    async acceptStep (userId, step, ttlMs, floor = 0) {
       const k = keysOf(userId)
       const lockedMs = remaining(k.lock)
       if (lockedMs > 0) return { status: 'locked', lockedMs }
-      const last = read(k.lastStep)
-      if (last && last.value >= step) return { status: 'replayed' }
+      if (Math.max(read(k.lastStep)?.value ?? 0, floor) >= step) return { status: 'replayed' }
       entries.set(k.lastStep, { value: step, expiresAt: now() + ttlMs })
       entries.delete(k.failures)
       entries.delete(k.lockouts)
@@ -143,7 +142,7 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
     },
     async forget (userId) {
       const k = keysOf(userId)
-      drop(k.failures, k.lock, k.lockouts, k.lastStep, k.smsCode)
+      drop(k.failures, k.lock, k.lockouts, k.smsCode)
     },
     async ping () {},
     async close () {

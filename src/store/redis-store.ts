@@ -5,12 +5,13 @@ import { factorKeys, smsQuotaKey } from './keys.js'
 import { LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 // Check-and-set must be one step: two instances reading then writing would both accept a code.
-// KEYS: lock, last step, failures, lockouts. Returns {1} accepted, {0} replayed, {-1, pttl} locked.
+// KEYS: lock, last step, failures, lockouts. ARGV: step, ttl ms, floor (the database's last step).
+// Returns {1} accepted, {0} replayed, {-1, pttl} locked.
 const ACCEPT_STEP = `
 local locked = redis.call('PTTL', KEYS[1])
 if locked > 0 then return {-1, locked} end
-local last = redis.call('GET', KEYS[2])
-if last and tonumber(last) >= tonumber(ARGV[1]) then return {0} end
+local last = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[3]))
+if last >= tonumber(ARGV[1]) then return {0} end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[3], KEYS[4])
 return {1}`
@@ -99,7 +100,7 @@ return {
 }`
 
 interface ScriptCommands {
-  twofoldAcceptStep: (lock: string, lastStep: string, failures: string, lockouts: string, step: number, ttlMs: number) => Promise<number[]>
+  twofoldAcceptStep: (lock: string, lastStep: string, failures: string, lockouts: string, step: number, ttlMs: number, floor: number) => Promise<number[]>
   twofoldRegisterFailure: (failures: string, lock: string, lockouts: string, max: number, lockMs: number, windowMs: number, maxLockMs: number, memoryMs: number) => Promise<[number, number]>
   twofoldConsumeCode: (lock: string, code: string, failures: string, lockouts: string, hash: string, now: number) => Promise<number[]>
   twofoldTakeSendSlot: (key: string, now: number, intervalMs: number, max: number, windowMs: number) => Promise<[number, number]>
@@ -134,9 +135,9 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
 
   return {
     kind: 'redis',
-    async acceptStep (userId, step, ttlMs): Promise<AcceptResult> {
+    async acceptStep (userId, step, ttlMs, floor = 0): Promise<AcceptResult> {
       const k = keysOf(userId)
-      const [status, lockedMs] = await call(() => redis.twofoldAcceptStep(k.lock, k.lastStep, k.failures, k.lockouts, step, ttlMs))
+      const [status, lockedMs] = await call(() => redis.twofoldAcceptStep(k.lock, k.lastStep, k.failures, k.lockouts, step, ttlMs, floor))
       if (status === 1) return { status: 'accepted' }
       if (status === 0) return { status: 'replayed' }
       return { status: 'locked', lockedMs: lockedMs ?? 0 }
@@ -186,7 +187,7 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     },
     async forget (userId) {
       const k = keysOf(userId)
-      await del(k.failures, k.lock, k.lockouts, k.lastStep, k.smsCode)
+      await del(k.failures, k.lock, k.lockouts, k.smsCode)
     },
     async ping () {
       await call(() => redis.ping())
