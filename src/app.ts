@@ -26,6 +26,7 @@ import tfaSettingsRoutes from './routes/tfa/settings.js'
 import tfaSmsRoutes from './routes/tfa/sms.js'
 import sessionRoutes from './routes/sessions.js'
 import userRoutes from './routes/users.js'
+import { clientErrorHandler, connectionOptions, frameworkErrors } from './http/server-options.js'
 import { SHARED_SCHEMAS } from './schemas/index.js'
 import { buildValidator } from './validation.js'
 
@@ -59,7 +60,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // on a loaded machine that outlasts Fastify's 10 s default for a plugin.
     pluginTimeout: 60_000,
     return503OnClosing: true,
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    ...connectionOptions(config.http),
+    clientErrorHandler,
+    frameworkErrors
   }).withTypeProvider<TypeBoxTypeProvider>()
   // JSON only: Fastify also parses text/plain, which would reach validation as a string (400, not 415).
   app.removeContentTypeParser('text/plain')

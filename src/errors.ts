@@ -60,7 +60,14 @@ export const ErrorCatalogue = {
   databaseNotReady: { status: 503, message: 'Not ready: database unreachable.' },
   storeNotReady: { status: 503, message: 'Not ready: store unreachable.' },
   nothingReady: { status: 503, message: 'Not ready: database and store unreachable.' },
-  smsDeliveryFailed: { status: 503, message: 'The SMS could not be sent: retry shortly.' }
+  smsDeliveryFailed: { status: 503, message: 'The SMS could not be sent: retry shortly.' },
+  // Hardening (issue 17).
+  malformedRequest: { status: 400, message: 'Malformed HTTP request.' },
+  badUrl: { status: 400, message: 'Malformed URL.' },
+  smsCountryNotAllowed: { status: 400, message: 'SMS to this number\'s country is not offered here: use an authenticator app.' },
+  requestTimeout: { status: 408, message: 'The request took too long to arrive.' },
+  headersTooLarge: { status: 431, message: 'Request headers are too large.' },
+  smsQuotaReached: { status: 429, message: 'Too many SMS have been sent recently: retry later.' }
 } as const satisfies Record<string, { status: number, message: string }>
 
 export type ErrorName = keyof typeof ErrorCatalogue

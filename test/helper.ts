@@ -55,6 +55,8 @@ export function testConfig (env: Record<string, string | undefined> = {}): Confi
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     RATE_LIMIT_LOGIN_MAX: '1000',
     RATE_LIMIT_TFA_MAX: '1000',
+    // Tests enrol many SMS users from one address; the per-address quota is tested on its own.
+    SMS_ENROL_IP_MAX_PER_HOUR: '1000',
     // Concurrency tests race many logins on purpose; shedding is tested on its own.
     MAX_PENDING_HASHES: '1000',
     ...env

@@ -1625,6 +1625,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description The new name. */
                     device_name: string;
                 };
             };
@@ -1986,7 +1987,7 @@ export interface operations {
                     "application/json": components["schemas"]["SmsCodeSent"];
                 };
             };
-            /** @description Invalid body (the number must be E.164). */
+            /** @description Invalid body (the number must be E.164), or SMS is not offered to this number's country (`SMS_ALLOWED_COUNTRIES`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2022,7 +2023,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Sent too recently (at most one SMS per 60 s and 5 per hour and user), too many requests, or the second factor is locked; see `Retry-After`. */
+            /** @description Sent too recently (at most one SMS per 60 s and 5 per hour and user), an hourly SMS quota is used up (per number, per client address for enrolments, or for the whole service), too many requests, or the second factor is locked; see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2192,7 +2193,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Sent too recently (at most one SMS per 60 s and 5 per hour and user), too many requests, or the second factor is locked; see `Retry-After`. */
+            /** @description Sent too recently (at most one SMS per 60 s and 5 per hour and user), an hourly SMS quota is used up (per number, per client address for enrolments, or for the whole service), too many requests, or the second factor is locked; see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;

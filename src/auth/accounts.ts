@@ -31,6 +31,17 @@ export interface AccountDeps {
 
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
 
+/** The password and code of a field that may be "password then code", or null when it can't be one. */
+function splitAppendedCode (field: string, codeGiven: boolean): { password: string, code: string } | null {
+  const split = codeGiven ? null : APPENDED_CODE.exec(field)
+  if (split?.[1] === undefined || split[2] === undefined || passwordBytes(split[1]) < MIN_PASSWORD_BYTES) return null
+  return { password: split[1], code: split[2] }
+}
+
+// An empty field is a field left blank in a form: no code, not a wrong one.
+const typedTotpOf = (input: Credentials) => input.totp === undefined || input.totp.trim() === '' ? undefined : input.totp
+const explicitCodeOf = (input: Credentials) => typedTotpOf(input) ?? input.recovery_code
+
 /**
  * Password, then (when TFA is on and the action is protected) the second factor: the same rules
  * at login and at every sensitive action. A wrong password is always the plain 401, and only a
@@ -43,11 +54,21 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
    * At most two bcrypt verifications per request.
    */
   async function checkPassword (field: string, hash: string, codeGiven: boolean): Promise<{ ok: boolean, appendedCode?: string }> {
-    const split = codeGiven ? null : APPENDED_CODE.exec(field)
-    if (split?.[1] !== undefined && passwordBytes(split[1]) >= MIN_PASSWORD_BYTES) {
-      if (await passwords.verify(split[1], hash)) return { ok: true, appendedCode: split[2] }
+    const split = splitAppendedCode(field, codeGiven)
+    if (split !== null) {
+      if (await passwords.verify(split.password, hash)) return { ok: true, appendedCode: split.code }
     }
     return { ok: await passwords.verify(field, hash) }
+  }
+
+  /**
+   * A wrong password that could carry an appended code costs a user with TFA two verifications
+   * (split, then whole). Every other failure with such a field pays the second one against the
+   * dummy hash, so the time of a failed login tells nothing about the username (whether it
+   * exists, has TFA on). Successful logins never pay it.
+   */
+  async function equaliseFailure (input: Credentials) {
+    if (splitAppendedCode(input.password, explicitCodeOf(input) !== undefined) !== null) await passwords.verifyAgainstDummy(input.password)
   }
 
   /** Returns the methods used (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
@@ -58,16 +79,15 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     const codeRequired = factor !== null && (isProtected(user.protectedActions, action) || (action === 'login' && config.tfa.required))
     if (!codeRequired) {
       if (!await passwords.verify(input.password, user.passwordHash)) {
+        await equaliseFailure(input)
         fail('password')
         throw new AppError('invalidCredentials')
       }
       return ['pwd']
     }
 
-    // An empty field is a field left blank in a form: no code, not a wrong one.
-    const typedTotp = input.totp === undefined || input.totp.trim() === '' ? undefined : input.totp
-    const explicit = typedTotp ?? input.recovery_code
-    const password = await checkPassword(input.password, user.passwordHash, explicit !== undefined)
+    const typedTotp = typedTotpOf(input)
+    const password = await checkPassword(input.password, user.passwordHash, explicitCodeOf(input) !== undefined)
     if (!password.ok) {
       fail('password')
       throw new AppError('invalidCredentials')
@@ -79,7 +99,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     if (totp === undefined && input.recovery_code === undefined) {
       // A missing code is the normal first step of a two-step form: it is not a failure, but a
       // locked account still learns it is locked. Only here, after the right password, does an SMS go out.
-      const lockedMs = await secondFactor.challenge(user.id, factor, ctx)
+      const lockedMs = await secondFactor.challenge(user.id, factor, ctx, user.durable)
       if (lockedMs > 0) {
         fail('locked')
         throwCodeFailure({ lockedMs }, 'tfaRequired')
@@ -89,7 +109,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     const outcome = await secondFactor.verifyAnyCode(user.id, factor, {
       code: totp,
       recoveryCode: typedTotp === undefined ? input.recovery_code : undefined
-    }, ctx)
+    }, ctx, user.durable)
     if (!outcome.ok) {
       fail(outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
       if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
@@ -108,6 +128,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       const user = await findLoginUser(prisma, { username: normalizeUsername(input.username) })
       if (user === null) {
         await passwords.verifyAgainstDummy(input.password)
+        await equaliseFailure(input)
         throw new AppError('invalidCredentials')
       }
       const amr = await verifyCredentials(user, input, 'login', ctx)

@@ -36,6 +36,7 @@ export type SecurityEventType =
   | 'api_key.used'
   | 'sms.sent'
   | 'sms.delivery_failed'
+  | 'sms.limit_reached'
   | 'tfa.sms_enrolment_started'
   | 'session.ended'
   | 'session.refresh_reused'

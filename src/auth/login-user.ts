@@ -1,5 +1,6 @@
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
 import type { FactorRow } from './factors.js'
+import type { DurableCodeState } from './second-factor.js'
 
 export interface LoginUser {
   id: string
@@ -7,6 +8,8 @@ export interface LoginUser {
   passwordHash: string
   protectedActions: string[]
   twoFactor: FactorRow | null
+  /** What the database keeps of the second factor's state, under the store's (see DurableCodeState). */
+  durable: DurableCodeState
 }
 
 interface Row {
@@ -14,6 +17,8 @@ interface Row {
   username: string
   password_hash: string
   tfa_protected_actions: string[]
+  totp_last_step: number
+  tfa_locked_until: Date | null
   enabled_at: Date | null
   method: 'totp' | 'sms' | null
   secret_enc: string | null
@@ -22,7 +27,7 @@ interface Row {
   phone_key_id: string | null
 }
 
-const COLUMNS = Prisma.sql`SELECT u.id, u.username, u.password_hash, u.tfa_protected_actions,
+const COLUMNS = Prisma.sql`SELECT u.id, u.username, u.password_hash, u.tfa_protected_actions, u.totp_last_step, u.tfa_locked_until,
   t.enabled_at, t.method::text AS method, t.secret_enc, t.secret_key_id, t.phone_enc, t.phone_key_id
   FROM users u LEFT JOIN two_factor t ON t.user_id = u.id`
 
@@ -40,6 +45,7 @@ export async function findLoginUser (prisma: PrismaClient, by: { username: strin
     username: row.username,
     passwordHash: row.password_hash,
     protectedActions: row.tfa_protected_actions,
+    durable: { floorStep: row.totp_last_step, lockedUntil: row.tfa_locked_until },
     twoFactor: row.method === null
       ? null
       : { enabledAt: row.enabled_at, method: row.method, secretEnc: row.secret_enc, secretKeyId: row.secret_key_id, phoneEnc: row.phone_enc, phoneKeyId: row.phone_key_id }

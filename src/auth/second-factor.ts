@@ -13,6 +13,13 @@ import { TOTP_PERIOD_SECONDS, matchTotpStep } from './totp.js'
 export type CodeOutcome = { ok: true } | { ok: false, lockedMs: number, replayed?: true }
 export type CodeMethod = 'otp' | 'sms' | 'recovery'
 
+/**
+ * The second factor's state as PostgreSQL keeps it, read with the user at login: the last TOTP
+ * step accepted and the end of a lock. Redis stays the atomic gate; these are its floor, so a
+ * Redis that restarted empty can neither let a used code in again nor forget a lock.
+ */
+export interface DurableCodeState { floorStep: number, lockedUntil: Date | null }
+
 export interface SecondFactorDeps {
   prisma: PrismaClient
   store: EphemeralStore
@@ -38,8 +45,26 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
   async function registerFailure (userId: string, ctx: RequestContext): Promise<CodeOutcome> {
     const { failures, lockedMs } = await store.registerFailure(userId, { max: maxFailures, lockMs: lockSeconds * 1000, windowMs: failureWindowMs, maxLockMs: maxLockSeconds * 1000 })
     // Exactly one request sees the count reach the maximum (the script is atomic).
-    if (lockedMs > 0 && failures >= maxFailures) audit.record('tfa.locked', userId, ctx, { failures, lock_seconds: Math.ceil(lockedMs / 1000) })
+    if (lockedMs > 0 && failures >= maxFailures) {
+      audit.record('tfa.locked', userId, ctx, { failures, lock_seconds: Math.ceil(lockedMs / 1000) })
+      // Rare (once per lockout), so the lock's copy in the database costs logins nothing.
+      await prisma.user.updateMany({ where: { id: userId }, data: { tfaLockedUntil: new Date(now() + lockedMs) } })
+    }
     return { ok: false, lockedMs }
+  }
+
+  const durableLockMs = (durable?: DurableCodeState) => Math.max(0, (durable?.lockedUntil?.getTime() ?? 0) - now())
+
+  /**
+   * The database's compare-and-set behind the store's: the step becomes the user's last one only
+   * if it is newer, and only while TOTP is still on for the user. A
+   * store that lost its record, or a disable that won a race with this login, makes it fail.
+   */
+  async function recordStep (userId: string, step: number): Promise<boolean> {
+    const count = await prisma.$executeRaw`UPDATE users SET totp_last_step = ${step}
+      WHERE id = ${userId}::uuid AND totp_last_step < ${step}
+        AND EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = ${userId}::uuid AND t.enabled_at IS NOT NULL AND t.method = 'totp')`
+    return count === 1
   }
 
   /** A wrong code is a failure, a locked factor reports its lock: the store's answers, as outcomes. */
@@ -54,17 +79,31 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
   }
 
   const service = {
-    /** Accepts `code` for `secret` at most once per user, across every instance. */
-    async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
+    /**
+     * Accepts `code` for `secret` at most once per user, across every instance and
+     * across a store that lost its data (`durable`, when the caller read it; the database's
+     * compare-and-set holds either way).
+     */
+    async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}, durable?: DurableCodeState): Promise<CodeOutcome> {
       const step = matchTotpStep(secret, code, now(), window)
-      return await settle(userId, step === null ? { status: 'rejected' } : await store.acceptStep(userId, step, usedStepTtlMs), ctx)
+      const result = step === null ? { status: 'rejected' } : await store.acceptStep(userId, step, usedStepTtlMs, durable?.floorStep)
+      if (step !== null && result.status === 'accepted' && !await recordStep(userId, step)) {
+        return { ok: false, lockedMs: 0, replayed: true }
+      }
+      return await settle(userId, result, ctx)
     },
 
-    /** Records a code's step as used without counting anything (the code that activates TFA). */
+    /**
+     * Records a code's step as used without counting anything (the code that activates TFA).
+     * A step already spent (by the factor switched off just before) is fine here: it stays
+     * spent, so this code can't log in either.
+     */
     async markStepUsed (userId: string, secret: string, code: string): Promise<boolean> {
       const step = matchTotpStep(secret, code, now(), window)
       if (step === null) return false
-      return (await store.acceptStep(userId, step, usedStepTtlMs)).status === 'accepted'
+      if ((await store.acceptStep(userId, step, usedStepTtlMs)).status === 'locked') return false
+      await prisma.$executeRaw`UPDATE users SET totp_last_step = GREATEST(totp_last_step, ${step}) WHERE id = ${userId}::uuid`
+      return true
     },
 
     /** Uses the SMS code sent to the target: once, within its 5 minutes; wrong ones count. */
@@ -76,7 +115,9 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
      * The right password arrived without a code: for SMS this is when the code goes out
      * (throttled: a repeated attempt inside the minute sends nothing new). Returns the lock, if any.
      */
-    async challenge (userId: string, factor: ActiveFactor, ctx: RequestContext = {}): Promise<number> {
+    async challenge (userId: string, factor: ActiveFactor, ctx: RequestContext = {}, durable?: DurableCodeState): Promise<number> {
+      const durableLock = durableLockMs(durable)
+      if (durableLock > 0) return durableLock
       if (factor.method !== 'sms') return await store.lockedMs(userId)
       const outcome = await sms.send({ userId, phone: secretBox.open(factor.phone, userId), purpose: 'auth' }, ctx)
       return outcome.status === 'locked' ? outcome.lockedMs : 0
@@ -96,13 +137,16 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
     },
 
     /** Verifies the recovery code when one is given, else the code of the active factor (callers pass one of them). */
-    async verifyAnyCode (userId: string, factor: ActiveFactor, codes: { code?: string, recoveryCode?: string }, ctx: RequestContext = {}): Promise<CodeOutcome & { method: CodeMethod }> {
-      if (codes.recoveryCode !== undefined) return { ...await service.verifyRecoveryCode(userId, codes.recoveryCode, ctx), method: 'recovery' }
+    async verifyAnyCode (userId: string, factor: ActiveFactor, codes: { code?: string, recoveryCode?: string }, ctx: RequestContext = {}, durable?: DurableCodeState): Promise<CodeOutcome & { method: CodeMethod }> {
+      const method: CodeMethod = codes.recoveryCode !== undefined ? 'recovery' : factor.method === 'sms' ? 'sms' : 'otp'
+      const durableLock = durableLockMs(durable)
+      if (durableLock > 0) return { ok: false, lockedMs: durableLock, method }
+      if (codes.recoveryCode !== undefined) return { ...await service.verifyRecoveryCode(userId, codes.recoveryCode, ctx), method }
       if (factor.method === 'sms') {
         const target = { userId, phone: secretBox.open(factor.phone, userId), purpose: 'auth' as const }
-        return { ...await service.verifySms(target, codes.code ?? '', ctx), method: 'sms' }
+        return { ...await service.verifySms(target, codes.code ?? '', ctx), method }
       }
-      return { ...await service.verifyTotp(userId, secretBox.open(factor.sealed, userId), codes.code ?? '', ctx), method: 'otp' }
+      return { ...await service.verifyTotp(userId, secretBox.open(factor.sealed, userId), codes.code ?? '', ctx, durable), method }
     },
 
     /** Wrong codes in a row so far. */
@@ -124,11 +168,17 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
     /** Clears the failure count and the lock (an administrator's unblock). */
     async unlock (userId: string): Promise<void> {
       await store.unlock(userId)
+      await prisma.user.updateMany({ where: { id: userId }, data: { tfaLockedUntil: null } })
     },
 
-    /** Clears counters, lock, used-step record and any SMS code (TFA switched off or reset). */
+    /**
+     * Clears counters, lock and any SMS code (TFA switched off or reset). The used step stays,
+     * in the store until it expires and in the database for good: a code raced at login and
+     * at disable must not work at both.
+     */
     async forget (userId: string): Promise<void> {
       await store.forget(userId)
+      await prisma.user.updateMany({ where: { id: userId }, data: { tfaLockedUntil: null } })
     }
   }
   return service

@@ -3,7 +3,9 @@ import { AppError } from '../errors.js'
 import type { ConsumeResult, EphemeralStore } from '../store/ephemeral-store.js'
 import { SmsDeliveryError, type SmsTransport } from '../sms/sms-transport.js'
 import { maskPhone } from '../sms/phone.js'
+import type { Config } from '../config/config.js'
 import type { AuditLog, RequestContext } from './audit.js'
+import { createSmsQuotas } from './sms-quotas.js'
 
 export const SMS_CODE_TTL_SECONDS = 300
 /** Nobody may use twofold to pump SMS: one message a minute, five an hour, per user. */
@@ -23,16 +25,20 @@ export interface SmsCodesDeps {
   issuer: string
   now: () => number
   audit: AuditLog
+  limits: Config['smsLimits']
 }
 
 export type SendOutcome =
   | { status: 'sent', phone: string, expiresIn: number }
   | { status: 'throttled', phone: string, retryAfterMs: number }
+  /** A per-number, per-IP or service-wide quota, or the country list, refused the send. */
+  | { status: 'limited', phone: string, limit: string, retryAfterMs: number }
   | { status: 'locked', lockedMs: number }
 
 /** One-time SMS codes: generated, sent through the transport, kept in the store only as a keyed hash, used once. */
-export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, audit }: SmsCodesDeps) {
+export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, audit, limits }: SmsCodesDeps) {
   const hashKey = Buffer.from(hkdfSync('sha256', hashKeySource, Buffer.alloc(0), 'twofold sms code v1', 32))
+  const quotas = createSmsQuotas({ store, limits, hashKey, audit })
 
   /** Bound to user, purpose and number: a code sent to one number or for one purpose fits nothing else. */
   const hashOf = ({ userId, purpose, phone }: SmsCodeTarget, code: string) =>
@@ -48,6 +54,14 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
       if (transport.kind === 'none') throw new AppError('smsNotConfigured')
     },
 
+    /** Refuses a number SMS may not go to (SMS_ALLOWED_COUNTRIES) before it is kept anywhere. */
+    assertAllowedNumber (target: SmsCodeTarget, ctx: RequestContext = {}) {
+      if (!quotas.countryAllowed(target.phone)) {
+        quotas.reportCountry(target, ctx)
+        throw new AppError('smsCountryNotAllowed')
+      }
+    },
+
     /**
      * Sends a fresh code (once delivered, it replaces any earlier one) unless the factor is
      * locked (a lock sends nothing) or the throttle says wait. A failed delivery gives the
@@ -61,6 +75,12 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
       const takenAt = now()
       const slot = await store.takeSendSlot(userId, takenAt, SMS_SEND_THROTTLE)
       if (!slot.allowed) return { status: 'throttled', phone: masked, retryAfterMs: slot.retryAfterMs }
+      // After the user's own throttle, so that a user's retries inside the minute spend no quota.
+      const quota = await quotas.take(target, ctx)
+      if (!quota.allowed) {
+        await store.releaseSendInterval(userId, takenAt)
+        return { status: 'limited', phone: masked, limit: quota.limit, retryAfterMs: quota.retryAfterMs }
+      }
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0')
       try {
         await transport.send({ to: phone, message: messageFor(purpose, code) })
@@ -88,6 +108,12 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
 }
 
 export type SmsCodes = ReturnType<typeof createSmsCodes>
+
+/** The answer to an explicit send request that a quota or the country list refused. */
+export function throwLimited (outcome: { limit: string, retryAfterMs: number }): never {
+  if (outcome.limit === 'country') throw new AppError('smsCountryNotAllowed')
+  throw new AppError('smsQuotaReached', { retryAfterSeconds: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)) })
+}
 
 /** The answer to an explicit send request that the throttle refused. */
 export function throwThrottled (outcome: { retryAfterMs: number }): never {

@@ -8,7 +8,7 @@ import { switchFactorOn } from './factor-activation.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
 import type { SecretBox } from './secret-box.js'
 import { getUser } from './users.js'
-import { throwThrottled, type SmsCodes, type SmsCodeTarget } from './sms-codes.js'
+import { throwLimited, throwThrottled, type SmsCodes, type SmsCodeTarget } from './sms-codes.js'
 
 interface Deps {
   prisma: PrismaClient
@@ -27,6 +27,7 @@ export function createSmsTfaService ({ prisma, secondFactor, secretBox, sms, aud
     const outcome = await sms.send(target, ctx)
     if (outcome.status === 'locked') throwCodeFailure(outcome, 'tfaLocked')
     if (outcome.status === 'throttled') throwThrottled(outcome)
+    if (outcome.status === 'limited') throwLimited(outcome)
     return { phone: outcome.phone, expires_in: outcome.expiresIn }
   }
 
@@ -37,6 +38,7 @@ export function createSmsTfaService ({ prisma, secondFactor, secretBox, sms, aud
       const user = await getUser(prisma, userId)
       assertNoFactorOn(await prisma.twoFactor.findUnique({ where: { userId: user.id }, select: { enabledAt: true, method: true } }), 'sms')
       if (user.kind === 'automation' && !confirmAutomation) throw new AppError('automationAccount')
+      sms.assertAllowedNumber({ userId: user.id, phone, purpose: 'verify' }, ctx)
       const sealed = secretBox.seal(phone, user.id)
       const pending = { pendingPhoneEnc: sealed.ciphertext, pendingPhoneKeyId: sealed.keyId }
       await prisma.twoFactor.upsert({ where: { userId: user.id }, create: { userId: user.id, ...pending }, update: pending })

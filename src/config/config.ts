@@ -48,7 +48,16 @@ const EnvSchema = Type.Object({
   SMS_TRANSPORT: Type.Union([Type.Literal('none'), Type.Literal('webhook'), Type.Literal('log')], { default: 'none' }),
   SMS_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   SMS_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 32 })),
-  SMS_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000 })
+  SMS_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000 }),
+  // Hardening (issue 17): SMS cost limits and connection timeouts.
+  SMS_NUMBER_MAX_PER_HOUR: Type.Integer({ minimum: 1, maximum: 1000000, default: 10 }),
+  SMS_GLOBAL_MAX_PER_HOUR: Type.Integer({ minimum: 1, maximum: 100000000, default: 1000 }),
+  SMS_ENROL_IP_MAX_PER_HOUR: Type.Integer({ minimum: 1, maximum: 1000000, default: 10 }),
+  SMS_ALLOWED_COUNTRIES: Type.Optional(Type.String({ pattern: '^\\+[1-9][0-9]{0,6}(,\\s*\\+[1-9][0-9]{0,6})*$' })),
+  HTTP_CONNECTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 72000 })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -100,6 +109,13 @@ export interface Config {
     /** Set exactly when transport is 'webhook'. */
     webhook?: { url: string, secret: string, timeoutMs: number }
   }
+  /**
+   * What SMS may cost, shared by every instance: sends per number and for the whole service per
+   * hour, enrolment sends per client IP per hour, and (when set) the E.164 prefixes SMS may go to.
+   */
+  smsLimits: { numberMaxPerHour: number, globalMaxPerHour: number, enrolIpMaxPerHour: number, allowedCountries?: string[] }
+  /** How long a client may hold a connection: idle, sending headers, sending the whole request, between keep-alive requests. */
+  http: { connectionTimeoutMs: number, headersTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number }
 }
 
 export class ConfigError extends Error {
@@ -195,7 +211,27 @@ function toConfig (env: Env): Config {
     bootstrapAdmin: env.ADMIN_USERNAME !== undefined && env.ADMIN_PASSWORD !== undefined
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
       : undefined,
-    sms: smsConfig(env)
+    sms: smsConfig(env),
+    ...hardening(env)
+  }
+}
+
+function hardening (env: Env): Pick<Config, 'smsLimits' | 'http'> {
+  // Node refuses to start a server whose headers may take longer than the whole request.
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', 'must not be longer than HTTP_REQUEST_TIMEOUT_MS')
+  return {
+    smsLimits: {
+      numberMaxPerHour: env.SMS_NUMBER_MAX_PER_HOUR,
+      globalMaxPerHour: env.SMS_GLOBAL_MAX_PER_HOUR,
+      enrolIpMaxPerHour: env.SMS_ENROL_IP_MAX_PER_HOUR,
+      allowedCountries: env.SMS_ALLOWED_COUNTRIES?.split(',').map(prefix => prefix.trim())
+    },
+    http: {
+      connectionTimeoutMs: env.HTTP_CONNECTION_TIMEOUT_MS,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS
+    }
   }
 }
 

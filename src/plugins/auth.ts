@@ -6,6 +6,8 @@ import { LRUCache } from 'lru-cache'
 import { ENROLL_SCOPE, type AccessTokenClaims, type GrantExtras, type TokenGrant } from '../auth/tokens.js'
 import { AppError } from '../errors.js'
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 declare module '@fastify/jwt' {
   interface FastifyJWT {
     payload: AccessTokenClaims
@@ -52,6 +54,7 @@ export default fp(async function authPlugin (app) {
   // exact text (signature included: two tokens can't share a key) until they expire. fast-jwt's
   // own cache keys by a SHA hash of the token, which cost a quarter of GET /me's throughput
   // (README "Performance"), and warns at every boot when given any other key.
+  const isUuid = (value: unknown) => typeof value === 'string' && UUID.test(value)
   const verified = new LRUCache<string, FastifyRequest['user']>({ max: 10_000 })
   function verifyToken (token: string): FastifyRequest['user'] {
     const hit = verified.get(token)
@@ -60,6 +63,9 @@ export default fp(async function authPlugin (app) {
     // The verifier built once from the options above: request.jwtVerify() would merge options
     // and decode the token again on every request.
     const claims = app.jwt.verify<FastifyRequest['user']>(token)
+    // Ids reach the database as UUIDs: a validly signed token whose ids are not (another
+    // service's tokens under a shared secret, a bug) is refused here, not with a 500 there.
+    if (!isUuid(claims.sub) || (claims.sid !== undefined && !isUuid(claims.sid)) || (claims.akid !== undefined && !isUuid(claims.akid))) throw new AppError('unauthenticated')
     verified.set(token, claims)
     return claims
   }

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
+import { namedKeyRedisStore } from './rate-limit-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,8 +21,7 @@ declare module 'fastify' {
 export default fp(async function rateLimitPlugin (app) {
   await app.register(rateLimit, {
     global: false,
-    redis: app.redis,
-    nameSpace: `${app.config.redisKeyPrefix}rate-limit:`,
+    ...(app.redis !== undefined ? { store: namedKeyRedisStore(app.redis, `${app.config.redisKeyPrefix}rate-limit:`) } : {}),
     // Fail closed: a rate limiter that can't count must not let unlimited guesses through.
     skipOnError: false,
     errorResponseBuilder: (_request, context) => new AppError('rateLimited', { retryAfterSeconds: Math.ceil(context.ttl / 1000) })

@@ -18,7 +18,7 @@ export default fp(async function secondFactorPlugin (app) {
   const { encryptionKey, decryptionKeys } = config.tfa
   if (encryptionKey === undefined) throw new Error('TOTP encryption key must be resolved before buildApp (see resolveLocalSecrets)')
   const secretBox = createSecretBox(encryptionKey, decryptionKeys)
-  const sms = createSmsCodes({ store, transport: createSmsTransport(config.sms, app.log), hashKeySource: encryptionKey.key, issuer: config.tfa.issuer, now, audit })
+  const sms = createSmsCodes({ store, transport: createSmsTransport(config.sms, app.log), hashKeySource: encryptionKey.key, issuer: config.tfa.issuer, now, audit, limits: config.smsLimits })
   app.decorate('secretBox', secretBox)
   app.decorate('smsCodes', sms)
   app.decorate('secondFactor', createSecondFactorService({ prisma, store, secretBox, config, now, audit, sms }))

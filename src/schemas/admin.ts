@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox'
+import { storedText } from './credentials.js'
 import { UNAUTHENTICATED } from './responses.js'
 import { UserKindSchema } from './users.js'
 
@@ -23,8 +24,8 @@ export const AdminUserSchema = Type.Object({
 }, { $id: 'AdminUser', additionalProperties: false })
 
 export const FindUsersQuerySchema = Type.Object({
-  username: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  username: Type.Optional(storedText({ minLength: 1, maxLength: 64 })),
+  prefix: Type.Optional(storedText({ minLength: 1, maxLength: 64 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 }))
 }, { additionalProperties: false })
 

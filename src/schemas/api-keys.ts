@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox'
+import { storedText } from './credentials.js'
 
 export const ApiKeySummarySchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -11,7 +12,7 @@ export const ApiKeySummarySchema = Type.Object({
 }, { $id: 'ApiKeySummary', additionalProperties: false })
 
 export const CreateApiKeyBodySchema = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 64 }),
+  name: storedText({ minLength: 1, maxLength: 64 }),
   expires_at: Type.Optional(Type.String({ format: 'date-time', description: 'Must be in the future; no expiry when absent.' }))
 }, { additionalProperties: false })
 

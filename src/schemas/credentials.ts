@@ -1,5 +1,15 @@
 import { Type } from '@sinclair/typebox'
 
+/**
+ * No C0 control character nor DEL: PostgreSQL refuses NUL in text (a 500 otherwise), and the
+ * others have no business in a name shown to people. For every string input that is stored.
+ */
+export const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001F\\u007F]*$'
+
+/** A stored, human-readable string input: `options` plus the control-character rule. */
+export const storedText = (options: { minLength?: number, maxLength: number, description?: string }) =>
+  Type.String({ ...options, pattern: NO_CONTROL_CHARACTERS })
+
 export const UsernameSchema = Type.String({
   minLength: 1,
   maxLength: 64,

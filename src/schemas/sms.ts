@@ -33,4 +33,4 @@ export const SMS_UNAVAILABLE = {
   501: 'SMS is not configured on this server (`SMS_TRANSPORT`).',
   503: 'The SMS gateway did not take the message (retry), or a backing service is unavailable.'
 }
-export const SMS_SEND_LIMITS = { 429: `Sent too recently (${SMS_THROTTLE_TEXT}), too many requests, or the second factor is locked; see \`Retry-After\`.` }
+export const SMS_SEND_LIMITS = { 429: `Sent too recently (${SMS_THROTTLE_TEXT}), an hourly SMS quota is used up (per number, per client address for enrolments, or for the whole service), too many requests, or the second factor is locked; see \`Retry-After\`.` }

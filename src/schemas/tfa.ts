@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import { PROTECTED_ACTIONS } from '../auth/protected-actions.js'
 import { RECOVERY_CODE_COUNT } from '../auth/recovery-codes.js'
-import { RecoveryCodeSchema, TotpSchema } from './credentials.js'
+import { RecoveryCodeSchema, storedText, TotpSchema } from './credentials.js'
 
 export const RecoveryCodesSchema = Type.Array(Type.String(), {
   minItems: RECOVERY_CODE_COUNT,
@@ -9,7 +9,7 @@ export const RecoveryCodesSchema = Type.Array(Type.String(), {
   description: 'Ten single-use recovery codes. Shown only in this response: ask the user to store them safely.'
 })
 
-export const DeviceNameSchema = (description: string) => Type.String({ minLength: 1, maxLength: 64, description })
+export const DeviceNameSchema = (description: string) => storedText({ minLength: 1, maxLength: 64, description })
 
 export const TfaStatusSchema = Type.Object({
   enabled: Type.Boolean(),
@@ -59,6 +59,6 @@ export const CodeBodySchema = Type.Object({ totp: TotpSchema }, { additionalProp
 
 export const NewRecoveryCodesSchema = Type.Object({ recovery_codes: RecoveryCodesSchema }, { additionalProperties: false, description: 'New codes; the old ones no longer work.' })
 
-export const RenameBodySchema = Type.Object({ device_name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false })
+export const RenameBodySchema = Type.Object({ device_name: DeviceNameSchema('The new name.') }, { additionalProperties: false })
 
 export const UpdateSettingsBodySchema = Type.Object({ protected_actions: ProtectedActionsSchema, totp: Type.Optional(TotpSchema) }, { additionalProperties: false })

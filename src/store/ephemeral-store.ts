@@ -1,3 +1,5 @@
+import type { SmsQuotaScope } from './keys.js'
+
 export type AcceptResult =
   | { status: 'accepted' }
   | { status: 'replayed' }
@@ -52,10 +54,11 @@ export interface EphemeralStore {
   readonly kind: 'redis' | 'memory'
   /**
    * Accepts time step `step` unless the factor is locked or a step >= `step` was accepted
-   * before (no code works twice, and an older code can't follow a newer one). On acceptance the
-   * failure count and the lockouts are cleared and the step kept for `ttlMs`.
+   * before (no code works twice, and an older code can't follow a newer one); `floor`, the last
+   * step the database knows of, counts as accepted before, so a store that lost its data refuses
+   * it too. On acceptance the failure count and the lockouts are cleared and the step kept for `ttlMs`.
    */
-  acceptStep: (userId: string, step: number, ttlMs: number) => Promise<AcceptResult>
+  acceptStep: (userId: string, step: number, ttlMs: number, floor?: number) => Promise<AcceptResult>
   /**
    * Counts one failure unless already locked. When the count reaches `max`, clears it and locks:
    * for `lockMs` the first time, then twice as long at each lockout in a row (no success
@@ -80,6 +83,11 @@ export interface EphemeralStore {
    * a disabled factor, so re-enrolling can't pump messages.
    */
   takeSendSlot: (userId: string, now: number, throttle: SendThrottle) => Promise<{ allowed: boolean, retryAfterMs: number }>
+  /**
+   * Takes one send from the quota `scope`/`id` (see smsQuotaKey) unless `max` were taken in its
+   * current window; else returns how long until the window ends. A single-key atomic step.
+   */
+  takeSmsQuota: (scope: SmsQuotaScope, id: string, quota: { max: number, windowMs: number }) => Promise<{ allowed: boolean, retryAfterMs: number }>
   /** Gives back the interval of the slot taken at `takenAt` (the send failed): the hourly count stays. */
   releaseSendInterval: (userId: string, takenAt: number) => Promise<void>
   /** Remaining lock in ms, 0 when not locked. */
@@ -90,7 +98,11 @@ export interface EphemeralStore {
   resetFailures: (userId: string) => Promise<void>
   /** Clears the failure count, the lock and the lockouts (an administrator's unblock). */
   unlock: (userId: string) => Promise<void>
-  /** Clears count, lock, lockouts, used step and SMS code (the factor was switched off or reset); the send throttle stays. */
+  /**
+   * Clears count, lock, lockouts and SMS code (the factor was switched off or reset). The used
+   * step stays until it expires: a login in flight with the same code must still find it spent.
+   * The send throttle stays too.
+   */
   forget: (userId: string) => Promise<void>
   ping: () => Promise<void>
   close: () => Promise<void>

@@ -17,3 +17,14 @@ export function factorKeys (prefix: string, userId: string): FactorKeys {
   const base = `${prefix}{u:${userId}}:tfa`
   return { lastStep: `${base}:last-step`, failures: `${base}:failures`, lock: `${base}:lock`, lockouts: `${base}:lockouts`, smsCode: `${base}:sms-code`, smsSend: `${base}:sms-send` }
 }
+
+/** What an SMS quota counts: sends to one number, enrolment sends from one client IP, or every send. */
+export type SmsQuotaScope = 'number' | 'ip' | 'global'
+
+/**
+ * One key per quota, each its own Cluster slot: the three quotas of a send are taken by three
+ * single-key scripts, never one script across slots (the global key would pull every send into
+ * one slot with it).
+ */
+export const smsQuotaKey = (prefix: string, scope: SmsQuotaScope, id: string) =>
+  scope === 'global' ? `${prefix}sms-quota:global` : `${prefix}sms-quota:${scope}:${id}`

@@ -1,5 +1,5 @@
 import type { EphemeralStore } from './ephemeral-store.js'
-import { factorKeys } from './keys.js'
+import { factorKeys, smsQuotaKey } from './keys.js'
 import { escalatedLockMs, LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 interface Entry { value: number, expiresAt: number }
@@ -15,10 +15,11 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
   const entries = new Map<string, Entry>()
   const codes = new Map<string, CodeRecord>()
   const throttles = new Map<string, ThrottleRecord>()
+  const quotas = new Map<string, Entry>()
   const keysOf = (userId: string) => factorKeys('', userId)
   const sweep = setInterval(() => {
     const t = now()
-    for (const map of [entries, codes, throttles]) {
+    for (const map of [entries, codes, throttles, quotas]) {
       for (const [key, entry] of map) if (entry.expiresAt <= t) map.delete(key)
     }
   }, 60_000)
@@ -45,12 +46,11 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
 
   return {
     kind: 'memory',
-    async acceptStep (userId, step, ttlMs) {
+    async acceptStep (userId, step, ttlMs, floor = 0) {
       const k = keysOf(userId)
       const lockedMs = remaining(k.lock)
       if (lockedMs > 0) return { status: 'locked', lockedMs }
-      const last = read(k.lastStep)
-      if (last && last.value >= step) return { status: 'replayed' }
+      if (Math.max(read(k.lastStep)?.value ?? 0, floor) >= step) return { status: 'replayed' }
       entries.set(k.lastStep, { value: step, expiresAt: now() + ttlMs })
       entries.delete(k.failures)
       entries.delete(k.lockouts)
@@ -109,6 +109,14 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       const found = throttles.get(keysOf(userId).smsSend)
       if (found !== undefined) found.nextAt = takenAt
     },
+    async takeSmsQuota (scope, id, { max, windowMs }) {
+      const key = smsQuotaKey('', scope, id)
+      const found = quotas.get(key)
+      const entry = found !== undefined && found.expiresAt > now() ? found : { value: 0, expiresAt: now() + windowMs }
+      if (entry.value >= max) return { allowed: false, retryAfterMs: Math.max(1, entry.expiresAt - now()) }
+      quotas.set(key, { value: entry.value + 1, expiresAt: entry.expiresAt })
+      return { allowed: true, retryAfterMs: 0 }
+    },
     async lockedMs (userId) {
       return remaining(keysOf(userId).lock)
     },
@@ -134,7 +142,7 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
     },
     async forget (userId) {
       const k = keysOf(userId)
-      drop(k.failures, k.lock, k.lockouts, k.lastStep, k.smsCode)
+      drop(k.failures, k.lock, k.lockouts, k.smsCode)
     },
     async ping () {},
     async close () {
@@ -142,6 +150,7 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       entries.clear()
       codes.clear()
       throttles.clear()
+      quotas.clear()
     }
   }
 }

@@ -1,16 +1,17 @@
 import type { Cluster, Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../errors.js'
 import type { AcceptResult, EphemeralStore } from './ephemeral-store.js'
-import { factorKeys } from './keys.js'
+import { factorKeys, smsQuotaKey } from './keys.js'
 import { LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 // Check-and-set must be one step: two instances reading then writing would both accept a code.
-// KEYS: lock, last step, failures, lockouts. Returns {1} accepted, {0} replayed, {-1, pttl} locked.
+// KEYS: lock, last step, failures, lockouts. ARGV: step, ttl ms, floor (the database's last step).
+// Returns {1} accepted, {0} replayed, {-1, pttl} locked.
 const ACCEPT_STEP = `
 local locked = redis.call('PTTL', KEYS[1])
 if locked > 0 then return {-1, locked} end
-local last = redis.call('GET', KEYS[2])
-if last and tonumber(last) >= tonumber(ARGV[1]) then return {0} end
+local last = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[3]))
+if last >= tonumber(ARGV[1]) then return {0} end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[3], KEYS[4])
 return {1}`
@@ -76,6 +77,14 @@ redis.call('HSET', KEYS[1], 'next', string.format('%d', now + interval), 'start'
 redis.call('PEXPIRE', KEYS[1], window + interval)
 return {1, 0}`
 
+// A fixed window that stops counting at its maximum. KEYS: the quota. ARGV: max, window ms.
+// Returns {1, 0} taken or {0, ms until the window ends}.
+const TAKE_QUOTA = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[1]) then return {0, redis.call('PTTL', KEYS[1])} end
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return {1, 0}`
+
 // KEYS: throttle hash. ARGV: the time the slot was taken.
 const RELEASE_SEND_INTERVAL = `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'next', ARGV[1]) end
@@ -91,11 +100,12 @@ return {
 }`
 
 interface ScriptCommands {
-  twofoldAcceptStep: (lock: string, lastStep: string, failures: string, lockouts: string, step: number, ttlMs: number) => Promise<number[]>
+  twofoldAcceptStep: (lock: string, lastStep: string, failures: string, lockouts: string, step: number, ttlMs: number, floor: number) => Promise<number[]>
   twofoldRegisterFailure: (failures: string, lock: string, lockouts: string, max: number, lockMs: number, windowMs: number, maxLockMs: number, memoryMs: number) => Promise<[number, number]>
   twofoldConsumeCode: (lock: string, code: string, failures: string, lockouts: string, hash: string, now: number) => Promise<number[]>
   twofoldTakeSendSlot: (key: string, now: number, intervalMs: number, max: number, windowMs: number) => Promise<[number, number]>
   twofoldReleaseSendInterval: (key: string, takenAt: number) => Promise<number>
+  twofoldTakeQuota: (key: string, max: number, windowMs: number) => Promise<[number, number]>
   twofoldReadState: (lastStep: string, failures: string, lock: string, smsSend: string, lockouts: string) => Promise<number[]>
 }
 
@@ -107,6 +117,7 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
   client.defineCommand('twofoldConsumeCode', { numberOfKeys: 4, lua: CONSUME_CODE })
   client.defineCommand('twofoldTakeSendSlot', { numberOfKeys: 1, lua: TAKE_SEND_SLOT })
   client.defineCommand('twofoldReleaseSendInterval', { numberOfKeys: 1, lua: RELEASE_SEND_INTERVAL })
+  client.defineCommand('twofoldTakeQuota', { numberOfKeys: 1, lua: TAKE_QUOTA })
   client.defineCommand('twofoldReadState', { numberOfKeys: 5, lua: READ_STATE })
   const redis = client as (Redis | Cluster) & ScriptCommands
   const keysOf = (userId: string) => factorKeys(keyPrefix, userId)
@@ -124,9 +135,9 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
 
   return {
     kind: 'redis',
-    async acceptStep (userId, step, ttlMs): Promise<AcceptResult> {
+    async acceptStep (userId, step, ttlMs, floor = 0): Promise<AcceptResult> {
       const k = keysOf(userId)
-      const [status, lockedMs] = await call(() => redis.twofoldAcceptStep(k.lock, k.lastStep, k.failures, k.lockouts, step, ttlMs))
+      const [status, lockedMs] = await call(() => redis.twofoldAcceptStep(k.lock, k.lastStep, k.failures, k.lockouts, step, ttlMs, floor))
       if (status === 1) return { status: 'accepted' }
       if (status === 0) return { status: 'replayed' }
       return { status: 'locked', lockedMs: lockedMs ?? 0 }
@@ -154,6 +165,10 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     async releaseSendInterval (userId, takenAt) {
       await call(() => redis.twofoldReleaseSendInterval(keysOf(userId).smsSend, takenAt))
     },
+    async takeSmsQuota (scope, id, { max, windowMs }) {
+      const [allowed, retryAfterMs] = await call(() => redis.twofoldTakeQuota(smsQuotaKey(keyPrefix, scope, id), max, windowMs))
+      return { allowed: allowed === 1, retryAfterMs: allowed === 1 ? 0 : Math.max(1, retryAfterMs) }
+    },
     async lockedMs (userId) {
       return positive(await call(() => redis.pttl(keysOf(userId).lock)))
     },
@@ -172,7 +187,7 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     },
     async forget (userId) {
       const k = keysOf(userId)
-      await del(k.failures, k.lock, k.lockouts, k.lastStep, k.smsCode)
+      await del(k.failures, k.lock, k.lockouts, k.smsCode)
     },
     async ping () {
       await call(() => redis.ping())

@@ -235,11 +235,13 @@ t.test('done when: a reset invalidates the old phone\'s codes immediately', asyn
   })
   t.same(await viewOf(user.id), after, 'GET agrees')
 
-  // Everything about the factor is gone: secret, recovery codes, counters, used steps.
+  // Everything about the factor is gone: secret, recovery codes, counters. The used step stays
+  // (issue 17): a login in flight with the last code must still find it spent.
   t.equal(await app.prisma.twoFactor.count({ where: { userId: user.id } }), 0, 'no secret row')
   t.equal(await app.prisma.recoveryCode.count({ where: { userId: user.id } }), 0, 'no recovery codes')
   const left = await app.store.state(user.id)
-  t.same({ failures: left.failures, lockedMs: left.lockedMs, lastStep: left.lastStep }, { failures: 0, lockedMs: 0, lastStep: 0 }, 'no failure count, lock or used-step record')
+  t.same({ failures: left.failures, lockedMs: left.lockedMs }, { failures: 0, lockedMs: 0 }, 'no failure count or lock')
+  t.ok(left.lastStep > 0, 'the used-step record stays until it expires')
 
   // The old phone's code, still valid for the clock, is refused right away: with TFA off it is no
   // factor at all. Appended to the password it only makes the password wrong…

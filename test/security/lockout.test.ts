@@ -205,6 +205,8 @@ t.test('the lock expires after TFA_LOCK_SECONDS (Redis, real time)', async (t) =
   const right = await login(short, { username: user.username, password: user.password, totp: user.code() })
   assertLocked(t, right, 1, 'right code while locked')
   await sleep(1200)
+  // The lock's copy in the database (issue 17) ends on the service's clock: move it as far.
+  shortClock.advance(1200)
   const res = await login(short, { username: user.username, password: user.password, totp: user.code() })
   t.equal(res.statusCode, 200, 'unlocked once Redis expired the lock')
 })

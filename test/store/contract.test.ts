@@ -42,6 +42,27 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       t.same(await store.acceptStep(keys(), 1000, LONG), { status: 'accepted' }, 'another user is independent')
     })
 
+    t.test('acceptStep with a floor: steps at or below it count as used before', async (t) => {
+      const k = keys()
+      t.same(await store.acceptStep(k, 500, LONG, 500), { status: 'replayed' }, 'the floor itself')
+      t.same(await store.acceptStep(k, 499, LONG, 500), { status: 'replayed' }, 'below it')
+      t.same(await store.acceptStep(k, 501, LONG, 500), { status: 'accepted' }, 'above it')
+      t.same(await store.acceptStep(k, 501, LONG, 0), { status: 'replayed' }, 'the record still counts without a floor')
+    })
+
+    t.test('takeSmsQuota: at most max per window, each scope and id its own, one burst across peers', async (t) => {
+      const number = keys()
+      const quota = { max: 3, windowMs: shortTtlMs }
+      const burst = await Promise.all([store, ...peers, store, ...peers, store].map(async s => await s.takeSmsQuota('number', number, quota)))
+      t.equal(burst.filter(r => r.allowed).length, 3, 'three of a concurrent burst, across instances')
+      const refused = burst.filter(r => !r.allowed)
+      t.ok(refused.length > 0 && refused.every(r => r.retryAfterMs > 0 && r.retryAfterMs <= shortTtlMs), 'the others learn when the window ends')
+      t.same(await store.takeSmsQuota('ip', number, quota), { allowed: true, retryAfterMs: 0 }, 'another scope with the same id is independent')
+      t.same(await store.takeSmsQuota('number', keys(), quota), { allowed: true, retryAfterMs: 0 }, 'another number is independent')
+      await elapse(shortTtlMs + 50)
+      t.same(await store.takeSmsQuota('number', number, quota), { allowed: true, retryAfterMs: 0 }, 'a new window')
+    })
+
     t.test('registerFailure counts, then locks and clears the count', async (t) => {
       const k = keys()
       const opts = { max: 3, lockMs: 30_000, windowMs: LONG }
@@ -281,8 +302,8 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       t.ok(await store.lockedMs(k) > 19_000, 'lockedMs reads the same lock')
       await store.forget(k)
       t.equal((await state(k)).lockedMs, 0, 'deleted lock')
-      t.equal((await state(k)).lastStep, 0, 'deleted step')
-      t.same(await store.acceptStep(k, 77, LONG), { status: 'accepted' }, 'a deleted record no longer refuses')
+      t.equal((await state(k)).lastStep, 77, 'the used step stays: a login in flight with its code must find it spent')
+      t.same(await store.acceptStep(k, 77, LONG), { status: 'replayed' })
       await store.forget('never-existed')
       await store.unlock('never-existed')
       await store.resetFailures('never-existed')

@@ -25,7 +25,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: StartSmsBodySchema,
       response: {
         202: Type.Ref('SmsCodeSent', { description: 'A verification code is on its way.' }),
-        ...errorResponses({ 400: 'Invalid body (the number must be E.164).', ...UNAUTHENTICATED, ...NOT_FOR_API_KEYS, 409: 'A second factor is already on (disable it first), or an automation account without `confirm_automation: true`.', ...SMS_SEND_LIMITS, ...SMS_UNAVAILABLE })
+        ...errorResponses({ 400: 'Invalid body (the number must be E.164), or SMS is not offered to this number\'s country (`SMS_ALLOWED_COUNTRIES`).', ...UNAUTHENTICATED, ...NOT_FOR_API_KEYS, 409: 'A second factor is already on (disable it first), or an automation account without `confirm_automation: true`.', ...SMS_SEND_LIMITS, ...SMS_UNAVAILABLE })
       }
     }
   }, async (request, reply) => {

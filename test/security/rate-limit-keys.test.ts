@@ -1,0 +1,35 @@
+import t from 'tap'
+import { buildTestApp, createTestDatabase, createTestRedis, TestClock, testConfig } from '../helper.js'
+import { bearer, createTfaUser, login, plainUser } from '../flows.js'
+
+// Every limit's counter in Redis carries a deliberate name: `<prefix>rate-limit:<limit>:<what is
+// counted>`, never parts of a route the limiter does not have (`undefinedundefined-…`).
+const config = testConfig({ DATABASE_URL: await createTestDatabase(t) })
+const clock = new TestClock()
+const app = await buildTestApp(t, config, { now: clock.now })
+const redis = createTestRedis()
+t.teardown(() => { redis.disconnect() })
+
+t.test('every rate-limit key is <prefix>rate-limit:<limit name>:<key>', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const other = await plainUser(app)
+  await login(app, { username: user.username, password: 'wrong password' })
+  await app.inject({ method: 'POST', url: '/tfa/recovery-codes', headers: bearer(user.token), payload: { totp: '000000' } })
+  await app.inject({ method: 'POST', url: '/password', headers: bearer(other.token), payload: { current_password: 'nope nope', new_password: 'another long one' } })
+  await app.inject({ method: 'POST', url: '/api-keys', headers: bearer(other.token), payload: { name: 'ci' } })
+  await app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: 'x'.repeat(43) } })
+
+  const prefix = `${config.redisKeyPrefix}rate-limit:`
+  const keys = (await redis.keys(`${config.redisKeyPrefix}*`)).filter(k => k.includes('rate-limit'))
+  const names = new Set<string>()
+  for (const key of keys) {
+    t.ok(key.startsWith(prefix), `${key} starts with the namespace`)
+    t.notMatch(key, /undefined/, `${key} has no undefined part`)
+    const match = /^([a-z-]+):(.+)$/.exec(key.slice(prefix.length))
+    t.ok(match, `${key} is <name>:<key>`)
+    if (match?.[1] !== undefined) names.add(match[1])
+  }
+  t.same([...names].sort(), ['api-keys-user', 'login-ip', 'login-user', 'password-ip', 'password-user', 'refresh-ip', 'register-ip', 'tfa-ip', 'tfa-user'], 'each limit under its own name')
+  t.ok(keys.includes(`${prefix}login-user:${user.username}`), 'the username limit is keyed by the username itself')
+  t.ok(keys.includes(`${prefix}tfa-user:${user.id}`), 'a per-user limit is keyed by the user id')
+})
