@@ -24,6 +24,7 @@ import tfaEventRoutes from './routes/tfa/events.js'
 import tfaManageRoutes from './routes/tfa/manage.js'
 import tfaSettingsRoutes from './routes/tfa/settings.js'
 import tfaSmsRoutes from './routes/tfa/sms.js'
+import tfaTrustedDeviceRoutes from './routes/tfa/trusted-devices.js'
 import sessionRoutes from './routes/sessions.js'
 import userRoutes from './routes/users.js'
 import { SHARED_SCHEMAS } from './schemas/index.js'
@@ -100,6 +101,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(tfaSettingsRoutes)
   await app.register(tfaEventRoutes)
   await app.register(tfaSmsRoutes)
+  await app.register(tfaTrustedDeviceRoutes)
   await app.register(adminRoutes, { prefix: '/admin' })
   await app.register(apiKeyRoutes)
   return app

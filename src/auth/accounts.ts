@@ -4,11 +4,14 @@ import type { PrismaClient } from '../generated/prisma/client.js'
 import type { SessionService } from '../sessions/session-service.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { activeFactor, hasTfaOn } from './factors.js'
+import { factorBinding } from './login-receipts.js'
+import type { LoginReceipts } from './login-receipts.js'
 import { findLoginUser, type LoginUser } from './login-user.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
 import { isProtected, type ProtectedAction } from './protected-actions.js'
-import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
+import { normalizeTotpInput, throwCodeFailure, type CodeMethod, type SecondFactorService } from './second-factor.js'
 import { loginGrant, type Amr, type TokenGrant } from './tokens.js'
+import type { TrustedDevices } from './trusted-devices.js'
 import { assertPasswordPolicy, normalizeUsername } from './users.js'
 
 export interface Credentials {
@@ -17,7 +20,30 @@ export interface Credentials {
   recovery_code?: string
 }
 
-export interface LoginInput extends Credentials { username: string }
+export interface LoginInput extends Credentials {
+  username: string
+  /** A trusted device's token: stands in for the code (never for the password). */
+  device_token?: string
+  /** After a login with a code: remember this device (the response gets a `device_token`). */
+  remember_device?: boolean
+}
+
+/** The second step of a two-step login: the receipt of the first step's 401, and the code. */
+export interface ReceiptLoginInput {
+  receipt: string
+  totp?: string
+  recovery_code?: string
+  remember_device?: boolean
+}
+
+/** How the second factor was satisfied, when it was asked for. */
+interface Verified {
+  amr: Amr[]
+  /** A code (TOTP, SMS or recovery) was entered: only then may the device be remembered. */
+  codeUsed: boolean
+  /** A trusted device stood in for the code; its next token. */
+  device?: { deviceToken: string }
+}
 
 export interface AccountDeps {
   prisma: PrismaClient
@@ -27,7 +53,12 @@ export interface AccountDeps {
   config: Pick<Config, 'tfa'>
   now: () => number
   sessions: Pick<SessionService, 'endAll'>
+  receipts: LoginReceipts
+  trustedDevices: Pick<TrustedDevices, 'enabled' | 'use' | 'remember' | 'revokeAll'>
 }
+
+const amrOfCode = (method: CodeMethod): Amr[] => method === 'recovery' ? ['pwd', 'mfa'] : method === 'sms' ? ['pwd', 'sms', 'mfa'] : ['pwd', 'otp', 'mfa']
+const NO_CODE: Verified = { amr: ['pwd'], codeUsed: false }
 
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
 
@@ -36,7 +67,7 @@ const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
  * at login and at every sensitive action. A wrong password is always the plain 401, and only a
  * right password reveals that a code is needed.
  */
-export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions }: AccountDeps) {
+export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices }: AccountDeps) {
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
    * password is wrong, the whole field is tried (a password that itself ends in six digits).
@@ -50,8 +81,8 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     return { ok: await passwords.verify(field, hash) }
   }
 
-  /** Returns the methods used (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
-  async function verifyCredentials (user: LoginUser, input: Credentials, action: ProtectedAction, ctx: RequestContext): Promise<Amr[]> {
+  /** Returns how the user proved who they are (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
+  async function verifyCredentials (user: LoginUser, input: Credentials & { device_token?: string }, action: ProtectedAction, ctx: RequestContext): Promise<Verified> {
     const fail = (reason: 'password' | 'code' | 'replayed' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
     // Mandatory TFA overrides a user's choice to leave login unprotected (possibly made before it was mandatory).
     const factor = activeFactor(user.twoFactor)
@@ -61,7 +92,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
         fail('password')
         throw new AppError('invalidCredentials')
       }
-      return ['pwd']
+      return NO_CODE
     }
 
     // An empty field is a field left blank in a form: no code, not a wrong one.
@@ -77,6 +108,11 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     const codeMissingOrWrong = () => new AppError('tfaRequired', { headers: { 'x-tfa-method': factor.method } })
     const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : password.appendedCode
     if (totp === undefined && input.recovery_code === undefined) {
+      // A remembered device stands in for the code, only after the right password, only its own user's.
+      if (input.device_token !== undefined && action === 'login') {
+        const device = await trustedDevices.use(user.id, input.device_token, ctx)
+        if (device.status === 'trusted') return { amr: ['pwd'], codeUsed: false, device: { deviceToken: device.deviceToken } }
+      }
       // A missing code is the normal first step of a two-step form: it is not a failure, but a
       // locked account still learns it is locked. Only here, after the right password, does an SMS go out.
       const lockedMs = await secondFactor.challenge(user.id, factor, ctx)
@@ -95,11 +131,25 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
       throw codeMissingOrWrong()
     }
-    if (outcome.method === 'recovery') {
-      audit.record('tfa.recovery_code_used', user.id, ctx, { action })
-      return ['pwd', 'mfa']
-    }
-    return outcome.method === 'sms' ? ['pwd', 'sms', 'mfa'] : ['pwd', 'otp', 'mfa']
+    if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action })
+    return { amr: amrOfCode(outcome.method), codeUsed: true }
+  }
+
+  /** What a successful login yields: the grant, and a device token when one was asked for or rotated. */
+  async function grantFor (user: LoginUser, verified: Verified, rememberDevice: boolean, ctx: RequestContext): Promise<TokenGrant> {
+    const { amr, device } = verified
+    audit.record('login.succeeded', user.id, ctx, { amr, ...(device === undefined ? {} : { trusted_device: true }) })
+    const claims = { sub: user.id, username: user.username, amr, ...(device === undefined ? {} : { remembered_device: true as const }) }
+    const grant = loginGrant(claims, { tfaOn: hasTfaOn(user), mandatory: config.tfa, now: now() })
+    const deviceToken = device?.deviceToken ?? (rememberDevice && verified.codeUsed && trustedDevices.enabled ? await trustedDevices.remember(user.id, ctx) : undefined)
+    return deviceToken === undefined ? grant : { ...grant, extras: { ...grant.extras, device_token: deviceToken } }
+  }
+
+  /** The 401 that asks for the code, with a receipt so the code can follow without the password. */
+  async function withReceipt (err: unknown, user: LoginUser): Promise<unknown> {
+    if (!(err instanceof AppError) || err.kind !== 'tfaRequired' || user.twoFactor === null) return err
+    const receipt = await receipts.issue(user.id, user.twoFactor)
+    return new AppError('tfaRequired', { headers: { ...err.headers, 'x-tfa-receipt': receipt } })
   }
 
   return {
@@ -110,9 +160,48 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
         await passwords.verifyAgainstDummy(input.password)
         throw new AppError('invalidCredentials')
       }
-      const amr = await verifyCredentials(user, input, 'login', ctx)
-      audit.record('login.succeeded', user.id, ctx, { amr })
-      return loginGrant({ sub: user.id, username: user.username, amr }, { tfaOn: hasTfaOn(user), mandatory: config.tfa, now: now() })
+      let verified: Verified
+      try {
+        verified = await verifyCredentials(user, input, 'login', ctx)
+      } catch (err) {
+        throw await withReceipt(err, user)
+      }
+      return await grantFor(user, verified, input.remember_device === true, ctx)
+    },
+
+    /** Whose login a receipt continues: the per-user rate limit counts it before any attempt is taken. */
+    async receiptOwner (receipt: string): Promise<string> {
+      const owner = await receipts.ownerOf(receipt)
+      if (owner === null) throw new AppError('loginReceiptInvalid')
+      return owner
+    },
+
+    /**
+     * The second step (`userId` from receiptOwner): the receipt stands for the right password of a moment ago. A wrong code
+     * answers the same 401 (the receipt goes on, within its attempts, each counting toward the
+     * lock); a receipt that can't be used any more has its own 401: start again.
+     */
+    async loginWithReceipt (userId: string, input: ReceiptLoginInput, ctx: RequestContext = {}): Promise<TokenGrant> {
+      const claim = await receipts.claimAttempt(userId, input.receipt)
+      if (claim.status === 'locked') throwCodeFailure(claim, 'tfaRequired')
+      if (claim.status === 'dead') throw new AppError('loginReceiptInvalid')
+      const user = await findLoginUser(prisma, { id: userId })
+      const factor = activeFactor(user?.twoFactor)
+      if (user === null || factor === null || user.twoFactor === null || factorBinding(user.twoFactor) !== claim.binding) throw new AppError('loginReceiptInvalid')
+      const fail = (reason: 'code' | 'replayed' | 'locked') => audit.record('login.failed', user.id, ctx, { action: 'login', reason, receipt: true })
+      const typedTotp = input.totp === undefined || input.totp.trim() === '' ? undefined : normalizeTotpInput(input.totp)
+      const again = () => new AppError('tfaRequired', { headers: { 'x-tfa-method': factor.method, 'x-tfa-receipt': input.receipt } })
+      if (typedTotp === undefined && input.recovery_code === undefined) throw again()
+      const outcome = await secondFactor.verifyAnyCode(user.id, factor, { code: typedTotp, recoveryCode: typedTotp === undefined ? input.recovery_code : undefined }, ctx)
+      if (!outcome.ok) {
+        fail(outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
+        if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
+        throw again()
+      }
+      // Of several right codes raced over one receipt, one login: the others find it spent.
+      if (!await receipts.spend(user.id, input.receipt)) throw new AppError('loginReceiptInvalid')
+      if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action: 'login' })
+      return await grantFor(user, { amr: amrOfCode(outcome.method), codeUsed: true }, input.remember_device === true, ctx)
     },
 
     /** The current password (and, when protected, a code: appended or in `totp`) for a new one. */
@@ -130,6 +219,9 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       const passwordHash = await passwords.hash(input.new_password)
       await prisma.user.update({ where: { id: userId }, data: { passwordHash } })
       audit.record('password.changed', user.id, ctx)
+      // The old password's half-finished logins and remembered devices end with it.
+      await receipts.endAll(userId)
+      await trustedDevices.revokeAll(userId, 'password_changed', ctx)
       // Whoever else knew the old password is signed out; the caller stays.
       await sessions.endAll(userId, { except: ctx.sessionId, reason: 'password_changed' }, ctx)
     }
