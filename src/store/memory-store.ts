@@ -156,10 +156,12 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       if (record?.userId !== userId || record.expiresAt <= now()) return { status: 'dead' }
       const lockedMs = remaining(keysOf(record.userId).lock)
       if (lockedMs > 0) return { status: 'locked', lockedMs }
-      if (record.epoch !== epochOf(record.userId) || record.attempts >= maxAttempts) {
+      if (record.epoch !== epochOf(record.userId)) {
         receipts.delete(hash)
         return { status: 'dead' }
       }
+      // Out of attempts, but kept: an attempt still in flight may be the right code and must find it to spend it.
+      if (record.attempts >= maxAttempts) return { status: 'dead' }
       record.attempts++
       return { status: 'claimed', binding: record.binding }
     },

@@ -113,10 +113,12 @@ local record = redis.call('HMGET', KEYS[1], 'binding', 'attempts', 'epoch')
 if not record[1] then return {0} end
 local locked = redis.call('PTTL', KEYS[3])
 if locked > 0 then return {-1, locked} end
-if record[3] ~= (redis.call('GET', KEYS[2]) or '0') or tonumber(record[2]) >= tonumber(ARGV[1]) then
+if record[3] ~= (redis.call('GET', KEYS[2]) or '0') then
   redis.call('DEL', KEYS[1])
   return {0}
 end
+-- Out of attempts, but kept: an attempt still in flight may be the right code and must find it to spend it.
+if tonumber(record[2]) >= tonumber(ARGV[1]) then return {0} end
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 return {1, record[1]}`
 
