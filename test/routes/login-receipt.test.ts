@@ -197,10 +197,10 @@ t.test('keyed hash only: the receipt itself is nowhere in Redis', async (t) => {
     const type = await redis.type(k)
     if (type === 'string') return String(await redis.get(k))
     if (type === 'hash') return JSON.stringify(await redis.hgetall(k))
-    if (type === 'zset') return JSON.stringify(await redis.zrange(k, 0, -1))
+    if (type === 'zset') return JSON.stringify(await redis.zrange(k, '0', '-1'))
     if (type === 'set') return JSON.stringify(await redis.smembers(k))
     if (type === 'stream') return JSON.stringify(await redis.xrange(k, '-', '+'))
-    return JSON.stringify(await redis.lrange(k, 0, -1))
+    return JSON.stringify(await redis.lrange(k, '0', '-1'))
   }
   const values = await Promise.all(keys.map(read))
   t.notOk(keys.some(k => k.includes(receipt)) || values.some(v => v.includes(receipt)), 'neither a key nor a value holds it')
