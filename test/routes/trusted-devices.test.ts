@@ -52,6 +52,14 @@ t.test('a remembered device skips the code: amr pwd plus remembered_device, neve
   t.not(second, first, 'rotated')
   t.match(res.json(), { refresh_token: /^twofold_rt_/, session_id: String }, 'a normal session')
   t.equal((await withDevice(user, second)).statusCode, 200, 'the successor works')
+
+  const refreshed = await app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: res.json().refresh_token } })
+  t.equal(refreshed.statusCode, 200)
+  t.same(amrOf(app, refreshed), ['pwd'])
+  t.equal(claimsOf(refreshed).remembered_device, true, 'a refresh keeps what the login was')
+  const coded = await login(app, { username: user.username, password: user.password, totp: user.code() })
+  clock.advance(STEP_MS)
+  t.equal(claimsOf(coded).remembered_device, undefined, 'a login with a code has no such claim')
 })
 
 t.test('the second step (POST /login/tfa) can remember the device too', async (t) => {

@@ -1,3 +1,6 @@
+-- AlterTable
+ALTER TABLE "sessions" ADD COLUMN     "remembered_device" BOOLEAN NOT NULL DEFAULT false;
+
 -- CreateTable
 CREATE TABLE "trusted_devices" (
     "id" UUID NOT NULL,
