@@ -177,9 +177,10 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     },
 
     /**
-     * The second step (`userId` from receiptOwner): the receipt stands for the right password of a moment ago. A wrong code
-     * answers the same 401 (the receipt goes on, within its attempts, each counting toward the
-     * lock); a receipt that can't be used any more has its own 401: start again.
+     * The second step (`userId` from receiptOwner): the receipt stands for the right password of
+     * a moment ago, so no bcrypt runs. A wrong code answers the same 401 (the receipt goes on,
+     * within its attempts, each counting toward the lock); a receipt that can't be used any more
+     * has its own 401: start again.
      */
     async loginWithReceipt (userId: string, input: ReceiptLoginInput, ctx: RequestContext = {}): Promise<TokenGrant> {
       const claim = await receipts.claimAttempt(userId, input.receipt)
