@@ -3,14 +3,15 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { SessionService } from '../sessions/session-service.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { activeFactor, hasTfaOn } from './factors.js'
-import { factorBinding } from './login-receipts.js'
+import { activeFactor } from './factors.js'
+import { createLoginGrants, NO_CODE, verifiedByCode, type Verified } from './login-grant.js'
 import type { LoginReceipts } from './login-receipts.js'
 import { findLoginUser, type LoginUser } from './login-user.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
 import { isProtected, type ProtectedAction } from './protected-actions.js'
-import { normalizeTotpInput, throwCodeFailure, type CodeMethod, type SecondFactorService } from './second-factor.js'
-import { loginGrant, type Amr, type TokenGrant } from './tokens.js'
+import { createReceiptLogin } from './receipt-login.js'
+import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
+import type { TokenGrant } from './tokens.js'
 import type { TrustedDevices } from './trusted-devices.js'
 import { assertPasswordPolicy, normalizeUsername } from './users.js'
 
@@ -28,23 +29,6 @@ export interface LoginInput extends Credentials {
   remember_device?: boolean
 }
 
-/** The second step of a two-step login: the receipt of the first step's 401, and the code. */
-export interface ReceiptLoginInput {
-  receipt: string
-  totp?: string
-  recovery_code?: string
-  remember_device?: boolean
-}
-
-/** How the second factor was satisfied, when it was asked for. */
-interface Verified {
-  amr: Amr[]
-  /** A code (TOTP, SMS or recovery) was entered: only then may the device be remembered. */
-  codeUsed: boolean
-  /** A trusted device stood in for the code; its next token. */
-  device?: { deviceToken: string }
-}
-
 export interface AccountDeps {
   prisma: PrismaClient
   passwords: PasswordHasher
@@ -57,9 +41,6 @@ export interface AccountDeps {
   trustedDevices: Pick<TrustedDevices, 'enabled' | 'use' | 'remember' | 'revokeAll'>
 }
 
-const amrOfCode = (method: CodeMethod): Amr[] => method === 'recovery' ? ['pwd', 'mfa'] : method === 'sms' ? ['pwd', 'sms', 'mfa'] : ['pwd', 'otp', 'mfa']
-const NO_CODE: Verified = { amr: ['pwd'], codeUsed: false }
-
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
 
 /**
@@ -68,6 +49,7 @@ const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
  * right password reveals that a code is needed.
  */
 export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices }: AccountDeps) {
+  const grantFor = createLoginGrants({ audit, config, now, trustedDevices })
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
    * password is wrong, the whole field is tried (a password that itself ends in six digits).
@@ -132,17 +114,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       throw codeMissingOrWrong()
     }
     if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action })
-    return { amr: amrOfCode(outcome.method), codeUsed: true }
-  }
-
-  /** What a successful login yields: the grant, and a device token when one was asked for or rotated. */
-  async function grantFor (user: LoginUser, verified: Verified, rememberDevice: boolean, ctx: RequestContext): Promise<TokenGrant> {
-    const { amr, device } = verified
-    audit.record('login.succeeded', user.id, ctx, { amr, ...(device === undefined ? {} : { trusted_device: true }) })
-    const claims = { sub: user.id, username: user.username, amr, ...(device === undefined ? {} : { remembered_device: true as const }) }
-    const grant = loginGrant(claims, { tfaOn: hasTfaOn(user), mandatory: config.tfa, now: now() })
-    const deviceToken = device?.deviceToken ?? (rememberDevice && verified.codeUsed && trustedDevices.enabled ? await trustedDevices.remember(user.id, ctx) : undefined)
-    return deviceToken === undefined ? grant : { ...grant, extras: { ...grant.extras, device_token: deviceToken } }
+    return verifiedByCode(outcome.method)
   }
 
   /** The 401 that asks for the code, with a receipt so the code can follow without the password. */
@@ -153,6 +125,8 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
   }
 
   return {
+    ...createReceiptLogin({ prisma, receipts, secondFactor, audit, grantFor }),
+
     /** The whole login decision: credentials, then what the token may do (mandatory TFA). */
     async login (input: LoginInput, ctx: RequestContext = {}): Promise<TokenGrant> {
       const user = await findLoginUser(prisma, { username: normalizeUsername(input.username) })
@@ -167,42 +141,6 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
         throw await withReceipt(err, user)
       }
       return await grantFor(user, verified, input.remember_device === true, ctx)
-    },
-
-    /** Whose login a receipt continues: the per-user rate limit counts it before any attempt is taken. */
-    async receiptOwner (receipt: string): Promise<string> {
-      const owner = await receipts.ownerOf(receipt)
-      if (owner === null) throw new AppError('loginReceiptInvalid')
-      return owner
-    },
-
-    /**
-     * The second step (`userId` from receiptOwner): the receipt stands for the right password of
-     * a moment ago, so no bcrypt runs. A wrong code answers the same 401 (the receipt goes on,
-     * within its attempts, each counting toward the lock); a receipt that can't be used any more
-     * has its own 401: start again.
-     */
-    async loginWithReceipt (userId: string, input: ReceiptLoginInput, ctx: RequestContext = {}): Promise<TokenGrant> {
-      const claim = await receipts.claimAttempt(userId, input.receipt)
-      if (claim.status === 'locked') throwCodeFailure(claim, 'tfaRequired')
-      if (claim.status === 'dead') throw new AppError('loginReceiptInvalid')
-      const user = await findLoginUser(prisma, { id: userId })
-      const factor = activeFactor(user?.twoFactor)
-      if (user === null || factor === null || user.twoFactor === null || factorBinding(user.twoFactor) !== claim.binding) throw new AppError('loginReceiptInvalid')
-      const fail = (reason: 'code' | 'replayed' | 'locked') => audit.record('login.failed', user.id, ctx, { action: 'login', reason, receipt: true })
-      const typedTotp = input.totp === undefined || input.totp.trim() === '' ? undefined : normalizeTotpInput(input.totp)
-      const again = () => new AppError('tfaRequired', { headers: { 'x-tfa-method': factor.method, 'x-tfa-receipt': input.receipt } })
-      if (typedTotp === undefined && input.recovery_code === undefined) throw again()
-      const outcome = await secondFactor.verifyAnyCode(user.id, factor, { code: typedTotp, recoveryCode: typedTotp === undefined ? input.recovery_code : undefined }, ctx)
-      if (!outcome.ok) {
-        fail(outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
-        if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
-        throw again()
-      }
-      // Of several right codes raced over one receipt, one login: the others find it spent.
-      if (!await receipts.spend(user.id, input.receipt)) throw new AppError('loginReceiptInvalid')
-      if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action: 'login' })
-      return await grantFor(user, { amr: amrOfCode(outcome.method), codeUsed: true }, input.remember_device === true, ctx)
     },
 
     /** The current password (and, when protected, a code: appended or in `totp`) for a new one. */
