@@ -115,6 +115,20 @@ export function createTrustedDevices ({ prisma, audit, now, days }: TrustedDevic
       if (!UUID.test(id) || await revokeWhere(userId, { id }, 'user', ctx) === 0) throw new AppError('trustedDeviceNotFound')
     },
 
+    /**
+     * Deletes, `batch` at a time, the devices that had ended (revoked or expired) by `before`,
+     * with their tokens: a rotated token is only worth keeping while its device could be reused.
+     */
+    async purgeEnded (before: number, batch = 1000): Promise<number> {
+      let purged = 0
+      for (;;) {
+        const count = await prisma.$executeRaw`DELETE FROM trusted_devices WHERE id IN (
+          SELECT id FROM trusted_devices WHERE revoked_at < ${new Date(before)} OR expires_at < ${new Date(before)} LIMIT ${batch})`
+        purged += count
+        if (count < batch) return purged
+      }
+    },
+
     /** Every device of the user stops being trusted (the factor or the password changed). */
     async revokeAll (userId: string, reason: DeviceEndReason, ctx: RequestContext = {}): Promise<number> {
       return await revokeWhere(userId, {}, reason, ctx)

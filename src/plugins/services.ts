@@ -29,6 +29,16 @@ export default fp(async function servicesPlugin (app) {
   const receipts = createLoginReceipts({ store, hashKeySource: encryptionKey.key })
   const trustedDevices = createTrustedDevices({ prisma, audit, now, days: config.trustedDeviceDays })
   app.decorate('trustedDevices', trustedDevices)
+  // Ended devices (and their rotated tokens) go a day after they ended, off the request path;
+  // every instance may run it, a delete of what is gone is nothing.
+  const purge = () => {
+    trustedDevices.purgeEnded(now() - 86_400_000)
+      .then((count) => { if (count > 0) app.log.info({ count }, 'ended trusted devices purged') })
+      .catch((err: unknown) => app.log.warn({ err: { message: (err as Error).message } }, 'purging ended trusted devices failed; retried later'))
+  }
+  const timer = setInterval(purge, 60 * 60 * 1000)
+  timer.unref()
+  app.addHook('onClose', async () => { clearInterval(timer) })
   app.decorate('users', createUserService({ prisma, passwords, audit, registration: config.registration, adminRequiresTfa: config.adminRequiresTfa }))
   app.decorate('accounts', createAccountService({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices }))
   app.decorate('tfa', createTfaService({ prisma, secondFactor, secretBox, config, audit, now, sessions, trustedDevices }))

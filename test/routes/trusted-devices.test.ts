@@ -228,3 +228,19 @@ t.test('hashed at rest: the token is not in the database', async (t) => {
   const rows = await app.prisma.$queryRaw<Array<{ dump: string }>>`SELECT row_to_json(t)::text AS dump FROM trusted_device_tokens t`
   t.notOk(rows.some(r => r.dump.includes(device) || r.dump.includes(device.slice(11, 40))))
 })
+
+t.test('ended devices are purged with their tokens; live ones stay', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const ended = await remember(app, user)
+  const live = await remember(app, user)
+  const token = (await withDevice(user, live)).json().access_token as string
+  const [, endedDevice] = await devicesOf(token)
+  t.equal((await app.inject({ method: 'DELETE', url: `/tfa/trusted-devices/${endedDevice!.id}`, headers: bearer(token) })).statusCode, 204)
+  await app.trustedDevices.purgeEnded(clock.now() - DAY)
+  t.equal(await app.prisma.trustedDevice.count({ where: { id: endedDevice!.id } }), 1, 'not before it has been ended a while')
+  t.ok(await app.trustedDevices.purgeEnded(clock.now() + 1) >= 1, 'then it goes')
+  t.equal(await app.prisma.trustedDevice.count({ where: { id: endedDevice!.id } }), 0)
+  t.equal(await app.prisma.trustedDeviceToken.count({ where: { deviceId: endedDevice!.id } }), 0, 'with its tokens')
+  t.equal((await devicesOf(token)).length, 1, 'the live device stays')
+  t.equal((await withDevice(user, ended)).body, TFA_REQUIRED_BODY)
+})
