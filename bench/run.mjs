@@ -20,6 +20,8 @@ import { flood } from './scenarios/flood.mjs'
 import { oneAtATime } from './scenarios/one-at-a-time.mjs'
 import { overload } from './scenarios/overload.mjs'
 import { refresh } from './scenarios/refresh.mjs'
+import { retryStorm } from './scenarios/retry-storm.mjs'
+import { twoStep } from './scenarios/two-step.mjs'
 
 async function main () {
   log(`building (duration ${D}s per scenario${smoke ? ', smoke' : ''})`)
@@ -47,10 +49,12 @@ async function main () {
     results.ceilingRuns = [firstCeiling, secondCeiling]
     results.ceiling = meanCeiling(firstCeiling, secondCeiling)
     Object.assign(s, await wrongCodeLogins(bench))
+    Object.assign(s, await twoStep(bench))
     Object.assign(s, await oneAtATime(bench))
     Object.assign(s, await cheapRoutes(bench))
     Object.assign(s, await refresh(bench))
     Object.assign(s, await overload(bench))
+    Object.assign(s, await retryStorm(bench))
     results.serverPeakRssMb = processStats(server.pid).peakRssMb
     await stop(server.child)
 

@@ -24,6 +24,7 @@ import tfaEventRoutes from './routes/tfa/events.js'
 import tfaManageRoutes from './routes/tfa/manage.js'
 import tfaSettingsRoutes from './routes/tfa/settings.js'
 import tfaSmsRoutes from './routes/tfa/sms.js'
+import tfaTrustedDeviceRoutes from './routes/tfa/trusted-devices.js'
 import sessionRoutes from './routes/sessions.js'
 import userRoutes from './routes/users.js'
 import { clientErrorHandler, connectionOptions, frameworkErrors } from './http/server-options.js'
@@ -42,7 +43,8 @@ export const REDACTED_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'headers.authorization',
   'password', '*.password', 'current_password', '*.current_password', 'new_password', '*.new_password',
   'totp', '*.totp', 'recovery_code', '*.recovery_code', 'recovery_codes', '*.recovery_codes',
-  'secret', '*.secret', 'otpauth_url', '*.otpauth_url', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'token', '*.token'
+  'secret', '*.secret', 'otpauth_url', '*.otpauth_url', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'token', '*.token',
+  'receipt', '*.receipt', 'device_token', '*.device_token', 'res.headers["x-tfa-receipt"]'
 ]
 
 export async function buildApp (config: Config, options: BuildOptions = {}) {
@@ -104,6 +106,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(tfaSettingsRoutes)
   await app.register(tfaEventRoutes)
   await app.register(tfaSmsRoutes)
+  await app.register(tfaTrustedDeviceRoutes)
   await app.register(adminRoutes, { prefix: '/admin' })
   await app.register(apiKeyRoutes)
   return app

@@ -22,6 +22,8 @@ export const ErrorCatalogue = {
   tfaRequired: { status: 401, message: 'Additional authentications steps required.' },
   // Same wording for unknown, garbled, revoked and expired keys: a caller learns nothing about which.
   invalidApiKey: { status: 401, message: 'Invalid API key.' },
+  // A receipt that is unknown, expired, spent, out of attempts or ended (lock, reset, new password): same words for all.
+  loginReceiptInvalid: { status: 401, message: 'This login can no longer be completed: start the login again with your password.' },
   unauthenticated: { status: 401, message: 'A valid Bearer access token is required.' },
   // Same wording for unknown, garbled, expired, revoked and reused refresh tokens.
   invalidRefreshToken: { status: 401, message: 'Invalid or expired refresh token: log in again.' },
@@ -37,6 +39,7 @@ export const ErrorCatalogue = {
   userGone: { status: 404, message: 'The user no longer exists.' },
   userNotFound: { status: 404, message: 'No user with this id.' },
   apiKeyNotFound: { status: 404, message: 'No API key with this id.' },
+  trustedDeviceNotFound: { status: 404, message: 'No trusted device with this id.' },
   sessionNotFound: { status: 404, message: 'No session with this id.' },
   usernameTaken: { status: 409, message: 'Username is already taken.' },
   tfaAlreadyEnabled: { status: 409, message: 'Two-factor authentication is already enabled.' },

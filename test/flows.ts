@@ -40,12 +40,27 @@ export async function register (app: App, username: string, password: string) {
 }
 
 /** POST /login, whatever the answer. */
-export async function login (app: App, body: Record<string, string>): Promise<LightMyRequestResponse> {
+export async function login (app: App, body: Record<string, string | boolean>): Promise<LightMyRequestResponse> {
   return await app.inject({ method: 'POST', url: '/login', payload: body })
 }
 
+/** POST /login/tfa (the second step, with the receipt of the 401), whatever the answer. */
+export async function loginWithReceipt (app: App, body: Record<string, string | boolean>): Promise<LightMyRequestResponse> {
+  return await app.inject({ method: 'POST', url: '/login/tfa', payload: body })
+}
+
+/** The `X-TFA-Receipt` of a 401; throws when there is none. */
+export function receiptOf (res: LightMyRequestResponse): string {
+  const receipt = res.headers['x-tfa-receipt']
+  if (typeof receipt !== 'string') throw new Error(`no receipt: ${res.statusCode} ${res.body}`)
+  return receipt
+}
+
+/** The body of a receipt that can no longer be used. */
+export const RECEIPT_INVALID_BODY = JSON.stringify(errorBody(401, ErrorCatalogue.loginReceiptInvalid.message))
+
 /** POST /login; the access token, or throws unless 200. */
-export async function loginToken (app: App, body: Record<string, string>): Promise<string> {
+export async function loginToken (app: App, body: Record<string, string | boolean>): Promise<string> {
   const res = await login(app, body)
   if (res.statusCode !== 200) throw new Error(`login: ${res.statusCode} ${res.body}`)
   return (res.json() as { access_token: string }).access_token

@@ -21,6 +21,12 @@ function figures ({ ceiling, scenarios: s }) {
     mainThreadCpuMsNoTfa: mainCpu(s.loginNoTfa),
     secondFactorMedianMs: s.singleTfa.okP50 - s.singleNoTfa.okP50,
     overloadServedP99OverHash: s.overload.okP99 / ceiling.singleHashMs,
+    receiptLoginOverCeiling: s.receiptLogin.okRps / ceiling.rps,
+    trustedDeviceLoginOverCeiling: s.trustedDeviceLogin.okRps / ceiling.rps,
+    retry10OverCeiling: s.retry10.loginsPerSecond / ceiling.rps,
+    retry50OverCeiling: s.retry50.loginsPerSecond / ceiling.rps,
+    retry10ServedP99OverHash: s.retry10.okP99 / ceiling.singleHashMs,
+    retry50ServedP99OverHash: s.retry50.okP99 / ceiling.singleHashMs,
     legitUnderFloodOverUnflooded: s.legitFlooded.okRps / s.legitUnflooded.okRps
   }
   const overloadStatuses = {}
@@ -33,7 +39,11 @@ function figures ({ ceiling, scenarios: s }) {
     'GET /me >= 0.5 x hello-world': ratios.meOverHelloWorld >= 0.5,
     'overload: served p99 <= 4 x one hash': ratios.overloadServedP99OverHash <= 4,
     'overload: every request answered (200 or 503)': s.overload.errors + s.overloadOthers.errors === 0 && s.overload.timeouts + s.overloadOthers.timeouts === 0 && answered === (overloadStatuses[200] ?? 0) + (overloadStatuses[503] ?? 0),
-    'legitimate logins under flood >= 0.8 x unflooded': ratios.legitUnderFloodOverUnflooded >= 0.8
+    'legitimate logins under flood >= 0.8 x unflooded': ratios.legitUnderFloodOverUnflooded >= 0.8,
+    'two-step login with a receipt >= 0.9 x ceiling (one hash per login)': ratios.receiptLoginOverCeiling >= 0.9,
+    'clients retrying a 503 at once, 10 in flight: logins >= 0.9 x ceiling': ratios.retry10OverCeiling >= 0.9,
+    'clients retrying a 503 at once, 50 in flight: logins >= 0.9 x ceiling': ratios.retry50OverCeiling >= 0.9,
+    'clients retrying a 503 at once: served p99 <= 4 x one hash (10 and 50)': ratios.retry10ServedP99OverHash <= 4 && ratios.retry50ServedP99OverHash <= 4
   }
   return { ratios, goals }
 }
@@ -47,6 +57,8 @@ function markdown ({ ceiling, scenarios: s, serverPeakRssMb }, ratios, goals) {
       'login, TFA, code appended': s.loginTfaAppended,
       'login, TFA, code in `totp`': s.loginTfaField,
       'right password, wrong code (401)': s.wrongCode,
+      'two-step login: password → 401 + receipt → POST /login/tfa': s.receiptLogin,
+      'login with a remembered device (password + device_token)': s.trustedDeviceLogin,
       'one at a time: login, no TFA': s.singleNoTfa,
       'one at a time: login, TFA': s.singleTfa,
       'GET /me': s.me,
@@ -56,6 +68,10 @@ function markdown ({ ceiling, scenarios: s, serverPeakRssMb }, ratios, goals) {
       'hello-world (bare Fastify)': s.helloWorld,
       [`overload: 50 concurrent logins, the ${CONNECTIONS} measured`]: s.overload,
       [`overload: the other ${50 - CONNECTIONS} (low priority)`]: s.overloadOthers,
+      [`retrying 503s at once, 10 in flight: the ${Math.min(CONNECTIONS, 10)} measured`]: s.retry10,
+      [`retrying 503s at once, 10 in flight: the other ${10 - Math.min(CONNECTIONS, 10)}`]: s.retry10.others,
+      [`retrying 503s at once, 50 in flight: the ${CONNECTIONS} measured`]: s.retry50,
+      [`retrying 503s at once, 50 in flight: the other ${50 - CONNECTIONS}`]: s.retry50.others,
       'legitimate logins, no flood': s.legitUnflooded,
       'legitimate logins during flood': s.legitFlooded,
       'the flood (one IP, wrong password)': s.flood
@@ -81,6 +97,10 @@ function markdown ({ ceiling, scenarios: s, serverPeakRssMb }, ratios, goals) {
     `| second factor's cost on the median login (ms) | ${f(ratios.secondFactorMedianMs, 2)} |`,
     `| overload: served p99 / one hash (${f(ceiling.singleHashMs)} ms) | ${f(ratios.overloadServedP99OverHash, 2)} |`,
     `| legitimate logins during flood / without | ${f(ratios.legitUnderFloodOverUnflooded, 3)} |`,
+    `| two-step login with a receipt / ceiling | ${f(ratios.receiptLoginOverCeiling, 3)} |`,
+    `| login with a remembered device / ceiling | ${f(ratios.trustedDeviceLoginOverCeiling, 3)} |`,
+    `| retrying 503s at once, 10 / 50 in flight: logins / ceiling | ${f(ratios.retry10OverCeiling, 3)} / ${f(ratios.retry50OverCeiling, 3)} |`,
+    `| retrying 503s at once, 10 / 50 in flight: served p99 / one hash | ${f(ratios.retry10ServedP99OverHash, 2)} / ${f(ratios.retry50ServedP99OverHash, 2)} |`,
     `| server peak RSS (MB) | ${f(serverPeakRssMb)} |`,
     '',
     '| goal | met |',

@@ -39,12 +39,13 @@ async function enrol (base, user, code) {
 }
 
 /**
- * Replay protection lets a code in once: every TFA login gets a user of its own. Enough for two
- * scenarios at 1.5 × the ceiling's rate, plus one for the wrong-code scenario.
+ * Replay protection lets a code in once: every TFA login gets a user of its own. Enough for three
+ * scenarios at 1.5 × the ceiling's rate (code appended, code in `totp`, the two-step login with a
+ * receipt, whose queue also gives the remembered devices theirs), plus one for the wrong-code scenario.
  */
 export async function prepareTfaUsers ({ server, db, hash, ceilingRps, code }) {
   const perScenario = Math.ceil(Math.max(ceilingRps, 40) * D * 1.5) + 50
-  const users = await insertUsers(db, 'tfa', perScenario * 2 + 1, hash)
+  const users = await insertUsers(db, 'tfa', perScenario * 3 + CONNECTIONS + 1, hash)
   log(`enrolling ${users.length} TFA users through the API`)
   // Each user logs in once for a token of its own (enrolment acts on the token's user), at most
   // as many at a time as the service has hash slots, so none is refused with a 503.
@@ -52,6 +53,6 @@ export async function prepareTfaUsers ({ server, db, hash, ceilingRps, code }) {
   const wrongCodeUser = users.pop()
   return {
     wrongCodeUser,
-    queues: { appended: userQueue(users.slice(0, perScenario)), field: userQueue(users.slice(perScenario)) }
+    queues: { appended: userQueue(users.slice(0, perScenario)), field: userQueue(users.slice(perScenario, 2 * perScenario)), receipt: userQueue(users.slice(2 * perScenario)) }
   }
 }

@@ -109,9 +109,29 @@ export interface paths {
         put?: never;
         /**
          * Log in with a password, and a one-time code when two-factor authentication is on
-         * @description With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the password field ends in six digits, those are the code ("type the code directly after your password"). A password that itself ends in six digits still works, with or without a code appended. A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA does not need are ignored. With SMS as the method, the right password without a code sends a code by SMS (at most one a minute) and answers the same 401; send the password again with the code.
+         * @description With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the password field ends in six digits, those are the code ("type the code directly after your password"). A password that itself ends in six digits still works, with or without a code appended. A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA does not need are ignored. With SMS as the method, the right password without a code sends a code by SMS (at most one a minute) and answers the same 401. Every 401 after a right password carries `X-TFA-Receipt`: send it with the code to POST /login/tfa instead of the password again. With `device_token` (from an earlier login with `remember_device: true`) the right password alone logs in on that device: `amr` is then `["pwd"]` with `remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`.
          */
         post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/login/tfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a two-factor login with the receipt of its 401 and the code, without the password again
+         * @description The second step of a two-step login form: POST /login with the password answered 401 with `X-TFA-Receipt`; send that receipt with the code in `totp` (with SMS: the code sent at the first step) or a recovery code in `recovery_code`. The answer is the one of POST /login. A receipt is single use once a code succeeds, takes at most 5 codes (each wrong one also counts toward the lock, as at POST /login), lives 5 minutes, and ends with a lock, a TFA reset or disable and a password change. No bcrypt runs here: the password was checked at the first step.
+         */
+        post: operations["loginWithReceipt"];
         delete?: never;
         options?: never;
         head?: never;
@@ -377,6 +397,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tfa/trusted-devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The current user's trusted devices ("remember this device"), newest first
+         * @description Devices that log in with the password alone until they expire. All of them end when TFA is disabled, reset or enrolled again, and when the password changes.
+         */
+        get: operations["listTrustedDevices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tfa/trusted-devices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Stop trusting one device: its next login needs the code again */
+        delete: operations["revokeTrustedDevice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users": {
         parameters: {
             query?: never;
@@ -589,6 +646,8 @@ export interface components {
              * @description The session this login opened (the access token's `sid`); see GET /sessions.
              */
             session_id?: string;
+            /** @description Opaque (`twofold_td_…`): after a login with a code and `remember_device: true`, or a login with a trusted device (then it is the rotated successor: the one sent stops working). Send it as `device_token` with later logins to skip the code on this device until it expires (`TRUSTED_DEVICE_DAYS`). Keep it like a refresh token (an httpOnly cookie, or the platform's secure storage). */
+            device_token?: string;
         };
         User: {
             /** Format: uuid */
@@ -707,6 +766,30 @@ export interface components {
         };
         SessionList: {
             sessions: components["schemas"]["Session"][];
+        };
+        TrustedDevice: {
+            /** Format: uuid */
+            id: string;
+            /** @description From the user agent of the login that remembered it, e.g. `Firefox on Linux`. */
+            name: string;
+            /**
+             * Format: date-time
+             * @description The login with a code that remembered it.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description The last login it spared the code (or its creation).
+             */
+            last_used_at: string;
+            /**
+             * Format: date-time
+             * @description From then on the code is asked again (created_at + TRUSTED_DEVICE_DAYS).
+             */
+            expires_at: string;
+        };
+        TrustedDeviceList: {
+            devices: components["schemas"]["TrustedDevice"][];
         };
     };
     responses: never;
@@ -978,6 +1061,10 @@ export interface operations {
                     totp?: string;
                     /** @description One of the single-use recovery codes, e.g. `k7pq-2m9d-x4hz-0c8w` (case, dashes and spaces are ignored). */
                     recovery_code?: string;
+                    /** @description The `device_token` an earlier login with a code gave this device ("remember this device"): with the right password it stands in for the code. Ignored when a code is given. */
+                    device_token?: string;
+                    /** @description With a code: remember this device, so later logins from it need only the password (the response carries `device_token`). Ignored without a code or when TRUSTED_DEVICE_DAYS is 0. */
+                    remember_device?: boolean;
                 };
             };
         };
@@ -1000,11 +1087,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Either the username or password is wrong (`Invalid username or password.`), or the password is right but two-factor authentication is on and the code is missing, wrong, expired or already used: then the body is exactly the `tfaRequired` example. A client should then show an extra input field for the 6-digit code (or a recovery code) and send the login again with the code in `totp`. The `X-TFA-Method` header (`totp` or `sms`) says which code to ask for ("open your authenticator app" or "we sent you a code by SMS"). */
+            /** @description Either the username or password is wrong (`Invalid username or password.`), or the password is right but two-factor authentication is on and the code is missing, wrong, expired or already used: then the body is exactly the `tfaRequired` example. A client should then show an extra input field for the 6-digit code (or a recovery code) and send the login again with the code in `totp`. The `X-TFA-Method` header (`totp` or `sms`) says which code to ask for ("open your authenticator app" or "we sent you a code by SMS"), and `X-TFA-Receipt` lets the code follow without the password (POST /login/tfa). */
             401: {
                 headers: {
                     /** @description With the `tfaRequired` body only: the user's second factor, `totp` or `sms`. */
                     "X-TFA-Method"?: "totp" | "sms";
+                    /** @description With the `tfaRequired` body only: an opaque receipt (`twofold_lr_…`) for POST /login/tfa, so the code can follow without the password. Valid 5 minutes, 5 codes, until a code succeeds; dead after a lock, a TFA reset or disable and a password change. */
+                    "X-TFA-Receipt"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1021,6 +1110,82 @@ export interface operations {
                 };
             };
             /** @description Overloaded (too many password verifications waiting), a backing service is down, or the SMS gateway did not take the code; retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    loginWithReceipt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The `X-TFA-Receipt` header of the 401 from POST /login. */
+                    receipt: string;
+                    /**
+                     * @description The current 6-digit code: from the authenticator app, or with SMS as the method the code sent by SMS (spaces are ignored).
+                     * @example 123456
+                     */
+                    totp?: string;
+                    /** @description One of the single-use recovery codes, e.g. `k7pq-2m9d-x4hz-0c8w` (case, dashes and spaces are ignored). */
+                    recovery_code?: string;
+                    /** @description With a code: remember this device, so later logins from it need only the password (the response carries `device_token`). Ignored without a code or when TRUSTED_DEVICE_DAYS is 0. */
+                    remember_device?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Logged in, as by POST /login: `amr` `["pwd","otp","mfa"]`, `["pwd","sms","mfa"]` or `["pwd","mfa"]` (recovery code). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Invalid body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The code is missing, wrong, expired or already used: the `tfaRequired` body, with `X-TFA-Method` and the same `X-TFA-Receipt` (it still works within its 5 attempts). Or the receipt is unknown, expired, spent, out of attempts, or ended by a lock, a TFA reset or disable or a password change: `loginReceiptInvalid`, start again with the password. */
+            401: {
+                headers: {
+                    /** @description With the `tfaRequired` body only. */
+                    "X-TFA-Method"?: "totp" | "sms";
+                    /** @description With the `tfaRequired` body only: an opaque receipt (`twofold_lr_…`) for POST /login/tfa, so the code can follow without the password. Valid 5 minutes, 5 codes, until a code succeeds; dead after a lock, a TFA reset or disable and a password change. */
+                    "X-TFA-Receipt"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts from this client or for this user (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A backing service is down; retry after `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2212,6 +2377,109 @@ export interface operations {
                 };
             };
             /** @description The SMS gateway did not take the message (retry), or a backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listTrustedDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The devices still trusted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedDeviceList"];
+                };
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeTrustedDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No longer trusted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enrolment-only token (mandatory TFA): enable TFA first; or a token from an API key, which may only read its own account. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such trusted device among the current user's (another user's id gets the same answer). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description This instance cannot check for ended sessions right now (it lost its feed from Redis), or a backing service is down: retry after `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;

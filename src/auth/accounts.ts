@@ -3,12 +3,16 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { SessionService } from '../sessions/session-service.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { activeFactor, hasTfaOn } from './factors.js'
+import { activeFactor } from './factors.js'
+import { createLoginGrants, NO_CODE, verifiedByCode, type Verified } from './login-grant.js'
+import type { LoginReceipts } from './login-receipts.js'
 import { findLoginUser, type LoginUser } from './login-user.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
 import { isProtected, type ProtectedAction } from './protected-actions.js'
+import { createReceiptLogin } from './receipt-login.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
-import { loginGrant, type Amr, type TokenGrant } from './tokens.js'
+import type { TokenGrant } from './tokens.js'
+import type { TrustedDevices } from './trusted-devices.js'
 import { assertPasswordPolicy, normalizeUsername } from './users.js'
 
 export interface Credentials {
@@ -17,7 +21,13 @@ export interface Credentials {
   recovery_code?: string
 }
 
-export interface LoginInput extends Credentials { username: string }
+export interface LoginInput extends Credentials {
+  username: string
+  /** A trusted device's token: stands in for the code (never for the password). */
+  device_token?: string
+  /** After a login with a code: remember this device (the response gets a `device_token`). */
+  remember_device?: boolean
+}
 
 export interface AccountDeps {
   prisma: PrismaClient
@@ -27,6 +37,8 @@ export interface AccountDeps {
   config: Pick<Config, 'tfa'>
   now: () => number
   sessions: Pick<SessionService, 'endAll'>
+  receipts: LoginReceipts
+  trustedDevices: Pick<TrustedDevices, 'enabled' | 'use' | 'remember' | 'revokeAll'>
 }
 
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
@@ -47,7 +59,8 @@ const explicitCodeOf = (input: Credentials) => typedTotpOf(input) ?? input.recov
  * at login and at every sensitive action. A wrong password is always the plain 401, and only a
  * right password reveals that a code is needed.
  */
-export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions }: AccountDeps) {
+export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices }: AccountDeps) {
+  const grantFor = createLoginGrants({ audit, config, now, trustedDevices })
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
    * password is wrong, the whole field is tried (a password that itself ends in six digits).
@@ -71,8 +84,8 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     if (splitAppendedCode(input.password, explicitCodeOf(input) !== undefined) !== null) await passwords.verifyAgainstDummy(input.password)
   }
 
-  /** Returns the methods used (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
-  async function verifyCredentials (user: LoginUser, input: Credentials, action: ProtectedAction, ctx: RequestContext): Promise<Amr[]> {
+  /** Returns how the user proved who they are (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
+  async function verifyCredentials (user: LoginUser, input: Credentials & { device_token?: string }, action: ProtectedAction, ctx: RequestContext): Promise<Verified> {
     const fail = (reason: 'password' | 'code' | 'replayed' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
     // Mandatory TFA overrides a user's choice to leave login unprotected (possibly made before it was mandatory).
     const factor = activeFactor(user.twoFactor)
@@ -83,7 +96,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
         fail('password')
         throw new AppError('invalidCredentials')
       }
-      return ['pwd']
+      return NO_CODE
     }
 
     const typedTotp = typedTotpOf(input)
@@ -97,6 +110,11 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     const codeMissingOrWrong = () => new AppError('tfaRequired', { headers: { 'x-tfa-method': factor.method } })
     const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : password.appendedCode
     if (totp === undefined && input.recovery_code === undefined) {
+      // A remembered device stands in for the code, only after the right password, only its own user's.
+      if (input.device_token !== undefined && action === 'login') {
+        const device = await trustedDevices.use(user.id, input.device_token, ctx)
+        if (device.status === 'trusted') return { amr: ['pwd'], codeUsed: false, device: { deviceToken: device.deviceToken } }
+      }
       // A missing code is the normal first step of a two-step form: it is not a failure, but a
       // locked account still learns it is locked. Only here, after the right password, does an SMS go out.
       const lockedMs = await secondFactor.challenge(user.id, factor, ctx, user.durable)
@@ -115,14 +133,20 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
       throw codeMissingOrWrong()
     }
-    if (outcome.method === 'recovery') {
-      audit.record('tfa.recovery_code_used', user.id, ctx, { action })
-      return ['pwd', 'mfa']
-    }
-    return outcome.method === 'sms' ? ['pwd', 'sms', 'mfa'] : ['pwd', 'otp', 'mfa']
+    if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action })
+    return verifiedByCode(outcome.method)
+  }
+
+  /** The 401 that asks for the code, with a receipt so the code can follow without the password. */
+  async function withReceipt (err: unknown, user: LoginUser): Promise<unknown> {
+    if (!(err instanceof AppError) || err.kind !== 'tfaRequired' || user.twoFactor === null) return err
+    const receipt = await receipts.issue(user.id, user.twoFactor)
+    return new AppError('tfaRequired', { headers: { ...err.headers, 'x-tfa-receipt': receipt } })
   }
 
   return {
+    ...createReceiptLogin({ prisma, receipts, secondFactor, audit, grantFor }),
+
     /** The whole login decision: credentials, then what the token may do (mandatory TFA). */
     async login (input: LoginInput, ctx: RequestContext = {}): Promise<TokenGrant> {
       const user = await findLoginUser(prisma, { username: normalizeUsername(input.username) })
@@ -131,9 +155,13 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
         await equaliseFailure(input)
         throw new AppError('invalidCredentials')
       }
-      const amr = await verifyCredentials(user, input, 'login', ctx)
-      audit.record('login.succeeded', user.id, ctx, { amr })
-      return loginGrant({ sub: user.id, username: user.username, amr }, { tfaOn: hasTfaOn(user), mandatory: config.tfa, now: now() })
+      let verified: Verified
+      try {
+        verified = await verifyCredentials(user, input, 'login', ctx)
+      } catch (err) {
+        throw await withReceipt(err, user)
+      }
+      return await grantFor(user, verified, input.remember_device === true, ctx)
     },
 
     /** The current password (and, when protected, a code: appended or in `totp`) for a new one. */
@@ -151,6 +179,9 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       const passwordHash = await passwords.hash(input.new_password)
       await prisma.user.update({ where: { id: userId }, data: { passwordHash } })
       audit.record('password.changed', user.id, ctx)
+      // The old password's half-finished logins and remembered devices end with it.
+      await receipts.endAll(userId)
+      await trustedDevices.revokeAll(userId, 'password_changed', ctx)
       // Whoever else knew the old password is signed out; the caller stays.
       await sessions.endAll(userId, { except: ctx.sessionId, reason: 'password_changed' }, ctx)
     }

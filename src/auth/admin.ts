@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { SessionService } from '../sessions/session-service.js'
+import type { TrustedDevices } from './trusted-devices.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { DEFAULT_DEVICE_NAME } from './factors.js'
 import type { PasswordHasher } from './passwords.js'
@@ -24,9 +25,10 @@ interface Deps {
   secondFactor: SecondFactorService
   audit: AuditLog
   sessions: Pick<SessionService, 'endAll' | 'list'>
+  trustedDevices: Pick<TrustedDevices, 'revokeAll'>
 }
 
-export function createAdminService ({ prisma, secondFactor, audit, sessions }: Deps) {
+export function createAdminService ({ prisma, secondFactor, audit, sessions, trustedDevices }: Deps) {
   async function view (user: NonNullable<Awaited<ReturnType<typeof findView>>>) {
     const { lockedMs, failures, lockouts } = await secondFactor.lockState(user.id)
     const enabled = user.twoFactor?.enabledAt != null
@@ -98,6 +100,7 @@ export function createAdminService ({ prisma, secondFactor, audit, sessions }: D
       audit.record('admin.tfa_reset', id, ctx, { by: adminId })
       // Whoever holds the lost phone may be logged in too: every session ends.
       await sessions.endAll(id, { reason: 'tfa_reset', by: adminId }, ctx)
+      await trustedDevices.revokeAll(id, 'tfa_reset', ctx)
       return await view(await mustExist(id))
     },
 

@@ -40,6 +40,9 @@ export type SecurityEventType =
   | 'tfa.sms_enrolment_started'
   | 'session.ended'
   | 'session.refresh_reused'
+  | 'tfa.trusted_device_added'
+  | 'tfa.trusted_device_revoked'
+  | 'tfa.trusted_device_reused'
 
 /** Who is asking, as far as the HTTP layer can tell; `sessionId`: the session of the caller's token. */
 export interface RequestContext { ip?: string, userAgent?: string, sessionId?: string }

@@ -13,8 +13,8 @@ export interface PasswordHasher {
   verify: (password: string, hash: string) => Promise<boolean>
   /** Spends the same time as a real verification, for unknown users. */
   verifyAgainstDummy: (password: string) => Promise<false>
-  /** Throws the 503 at once when every hash slot is taken (see shedWhenBusy in plugins/passwords.ts). */
-  assertCapacity: () => void
+  /** True while every hash slot is taken (see shedWhenBusy in plugins/passwords.ts). */
+  isFull: () => boolean
 }
 
 /**
@@ -54,6 +54,6 @@ export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxP
       await withSlot(() => bcrypt.compare(password, dummyHash))
       return false
     },
-    assertCapacity
+    isFull: () => pending >= maxPending
   }
 }

@@ -2,6 +2,7 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { maskPhone } from '../sms/phone.js'
 import type { SessionService } from '../sessions/session-service.js'
+import type { TrustedDevices } from './trusted-devices.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { activeFactor, assertNoFactorOn, DEFAULT_DEVICE_NAME, FACTOR_SELECT } from './factors.js'
 import { switchFactorOn } from './factor-activation.js'
@@ -18,10 +19,11 @@ interface Deps {
   audit: AuditLog
   now: () => number
   sessions: Pick<SessionService, 'endAll'>
+  trustedDevices: Pick<TrustedDevices, 'revokeAll'>
 }
 
 /** SMS as the second factor, for users without an authenticator app: register a number, prove it with a code, then it guards logins like TOTP. */
-export function createSmsTfaService ({ prisma, secondFactor, secretBox, sms, audit, now, sessions }: Deps) {
+export function createSmsTfaService ({ prisma, secondFactor, secretBox, sms, audit, now, sessions, trustedDevices }: Deps) {
   /** Sends and turns the two refusals (locked, throttled) into their errors. */
   async function sendOrThrow (target: SmsCodeTarget, ctx: RequestContext) {
     const outcome = await sms.send(target, ctx)
@@ -66,6 +68,7 @@ export function createSmsTfaService ({ prisma, secondFactor, secretBox, sms, aud
       })
       audit.record('tfa.enabled', userId, ctx, { method: 'sms', phone: masked, device_name: deviceName })
       await sessions.endAll(userId, { except: ctx.sessionId, reason: 'tfa_enabled' }, ctx)
+      await trustedDevices.revokeAll(userId, 'tfa_enabled', ctx)
       return { enabled: true as const, method: 'sms' as const, phone: masked, device_name: deviceName, recovery_codes: recoveryCodes }
     },
 

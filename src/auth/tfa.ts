@@ -3,6 +3,7 @@ import type { Config } from '../config/config.js'
 import { AppError, AUTOMATION_WARNING } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { SessionService } from '../sessions/session-service.js'
+import type { TrustedDevices } from './trusted-devices.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { activeFactor, assertNoFactorOn, DEFAULT_DEVICE_NAME, FACTOR_SELECT, type ActiveFactor } from './factors.js'
 import { ALWAYS_PROTECTED, type ProtectedAction } from './protected-actions.js'
@@ -22,6 +23,7 @@ interface Deps {
   audit: AuditLog
   now: () => number
   sessions: Pick<SessionService, 'endAll'>
+  trustedDevices: Pick<TrustedDevices, 'revokeAll'>
 }
 
 /**
@@ -29,7 +31,7 @@ interface Deps {
  * status, the recovery codes that come with an enabled factor, the device name and which
  * actions need a code.
  */
-export function createTfaService ({ prisma, secondFactor, secretBox, config, audit, now, sessions }: Deps) {
+export function createTfaService ({ prisma, secondFactor, secretBox, config, audit, now, sessions, trustedDevices }: Deps) {
   async function loadEnabled (userId: string): Promise<ActiveFactor> {
     const factor = activeFactor(await prisma.twoFactor.findUnique({ where: { userId }, select: FACTOR_SELECT }))
     if (factor === null) throw new AppError('tfaNotEnabled')
@@ -79,6 +81,8 @@ export function createTfaService ({ prisma, secondFactor, secretBox, config, aud
       audit.record('tfa.enabled', userId, ctx, { device_name: deviceName })
       // Sessions from before the factor was on did not pass it: only the caller's stays.
       await sessions.endAll(userId, { except: ctx.sessionId, reason: 'tfa_enabled' }, ctx)
+      // Devices remembered for an earlier factor did not pass this one.
+      await trustedDevices.revokeAll(userId, 'tfa_enabled', ctx)
       return { enabled: true as const, device_name: deviceName, recovery_codes: recoveryCodes }
     },
 
@@ -102,6 +106,7 @@ export function createTfaService ({ prisma, secondFactor, secretBox, config, aud
       await secondFactor.forget(userId)
       audit.record('tfa.disabled', userId, ctx, { method: outcome.method, factor: factor.method })
       await sessions.endAll(userId, { except: ctx.sessionId, reason: 'tfa_disabled' }, ctx)
+      await trustedDevices.revokeAll(userId, 'tfa_disabled', ctx)
       return { enabled: false as const }
     },
 

@@ -15,6 +15,8 @@ export interface AccessTokenClaims {
   auth_time?: number
   /** The API key a token from POST /token was exchanged for: revoking the key ends the token. */
   akid?: string
+  /** The second factor was a remembered device, not a code (amr stays ["pwd"]: no mfa). */
+  remembered_device?: true
   /** A unique id per token (RFC 7519), set when it is signed. */
   jti?: string
 }
@@ -24,6 +26,8 @@ export interface GrantExtras {
   scope?: typeof ENROLL_SCOPE
   tfa_enrollment_required?: true
   tfa_reminder?: string
+  /** "Remember this device": the token that spares this device the code next time (rotated at each use). */
+  device_token?: string
 }
 
 /**

@@ -45,6 +45,7 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_LOGIN_MAX: Type.Integer({ minimum: 1, default: 20 }),
   RATE_LIMIT_LOGIN_WINDOW: Type.Integer({ minimum: 1000, description: 'milliseconds', default: 60000 }),
   RATE_LIMIT_TFA_MAX: Type.Integer({ minimum: 1, default: 30 }),
+  TRUSTED_DEVICE_DAYS: Type.Integer({ minimum: 0, maximum: 400, default: 30 }),
   SMS_TRANSPORT: Type.Union([Type.Literal('none'), Type.Literal('webhook'), Type.Literal('log')], { default: 'none' }),
   SMS_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   SMS_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 32 })),
@@ -101,6 +102,8 @@ export interface Config {
   rateLimit: { loginMax: number, loginWindowMs: number, tfaMax: number }
   /** Admin routes refuse administrators without a second factor (default: on in production). */
   adminRequiresTfa: boolean
+  /** How long "remember this device" spares a device the code, in days; 0 turns it off. */
+  trustedDeviceDays: number
   /** The first administrator, created (or promoted) at start when set. */
   bootstrapAdmin?: { username: string, password: string }
   /** How SMS codes leave the service; 'none' turns the SMS second factor off. */
@@ -208,6 +211,7 @@ function toConfig (env: Env): Config {
       tfaMax: env.RATE_LIMIT_TFA_MAX
     },
     adminRequiresTfa: env.ADMIN_REQUIRE_TFA ?? production,
+    trustedDeviceDays: env.TRUSTED_DEVICE_DAYS,
     bootstrapAdmin: env.ADMIN_USERNAME !== undefined && env.ADMIN_PASSWORD !== undefined
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
       : undefined,

@@ -1,19 +1,26 @@
 import fp from 'fastify-plugin'
+import type { onRequestHookHandler } from 'fastify'
 import { createPasswordHasher, type PasswordHasher } from '../auth/passwords.js'
+import { refuse } from './refusal.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     passwords: PasswordHasher
     /**
      * onRequest hook for routes that hash: while every hash slot is taken, answer 503 before
-     * reading the body or touching Redis and the database, so shedding costs next to nothing.
+     * reading the body or touching Redis and the database, so shedding costs next to nothing:
+     * clients that retry a 503 at once (most do) would otherwise take the CPU the hashes need.
      */
-    shedWhenBusy: () => Promise<void>
+    shedWhenBusy: onRequestHookHandler
   }
 }
 
 export default fp(async function passwordsPlugin (app) {
   const passwords = createPasswordHasher({ cost: app.config.bcryptCost, maxPending: app.config.maxPendingHashes })
   app.decorate('passwords', passwords)
-  app.decorate('shedWhenBusy', async () => { passwords.assertCapacity() })
+  // Callback style and synchronous: no promise, no thrown error on the refusal path.
+  app.decorate('shedWhenBusy', function shedWhenBusy (_request, reply, done) {
+    if (passwords.isFull()) return refuse(reply, 'overloaded', 1)
+    done()
+  } satisfies onRequestHookHandler)
 }, { name: 'passwords', dependencies: ['config'] })

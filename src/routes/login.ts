@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { normalizeUsername } from '../auth/users.js'
-import { LoginBodySchema, LoginUnauthorizedResponse } from '../schemas/login.js'
+import { LoginBodySchema, LoginUnauthorizedResponse, ReceiptLoginBodySchema, ReceiptUnauthorizedResponse } from '../schemas/login.js'
 import { errorResponses } from '../schemas/responses.js'
 import { contextOf } from './context.js'
 
@@ -27,7 +27,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         'A password that itself ends in six digits still works, with or without a code appended. ',
         'A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA ',
         'does not need are ignored. With SMS as the method, the right password without a code sends a code by SMS ',
-        '(at most one a minute) and answers the same 401; send the password again with the code.'
+        '(at most one a minute) and answers the same 401. Every 401 after a right password carries `X-TFA-Receipt`: send it ',
+        'with the code to POST /login/tfa instead of the password again. With `device_token` (from an earlier login with ',
+        '`remember_device: true`) the right password alone logs in on that device: `amr` is then `["pwd"]` with ',
+        '`remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`.'
       ].join(''),
       body: LoginBodySchema,
       response: {
@@ -43,6 +46,44 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const ctx = contextOf(request)
     return await app.sessions.start(await app.accounts.login(request.body, ctx), ctx)
+  })
+
+  // The second step's per-user limit needs the receipt's owner, looked up once and kept here.
+  const owners = new WeakMap<object, string>()
+  const limitReceiptPerUser = app.limitBy('login-tfa-user', (request) => owners.get(request) ?? '', { max: loginMax, timeWindow: loginWindowMs })
+
+  app.post('/login/tfa', {
+    onRequest: [limitPerIp],
+    preHandler: [
+      async (request) => { owners.set(request, await app.accounts.receiptOwner((request.body as { receipt: string }).receipt)) },
+      limitReceiptPerUser
+    ],
+    schema: {
+      tags: ['authentication'],
+      operationId: 'loginWithReceipt',
+      summary: 'Complete a two-factor login with the receipt of its 401 and the code, without the password again',
+      description: [
+        'The second step of a two-step login form: POST /login with the password answered 401 with `X-TFA-Receipt`; send that ',
+        'receipt with the code in `totp` (with SMS: the code sent at the first step) or a recovery code in `recovery_code`. ',
+        'The answer is the one of POST /login. A receipt is single use once a code succeeds, takes at most 5 codes (each wrong ',
+        'one also counts toward the lock, as at POST /login), lives 5 minutes, and ends with a lock, a TFA reset or disable ',
+        'and a password change. No bcrypt runs here: the password was checked at the first step.'
+      ].join(''),
+      body: ReceiptLoginBodySchema,
+      response: {
+        200: Type.Ref('TokenResponse', { description: 'Logged in, as by POST /login: `amr` `["pwd","otp","mfa"]`, `["pwd","sms","mfa"]` or `["pwd","mfa"]` (recovery code).' }),
+        ...errorResponses({
+          400: 'Invalid body.',
+          429: 'Too many attempts from this client or for this user (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`).',
+          503: 'A backing service is down; retry after `Retry-After`.'
+        }),
+        401: ReceiptUnauthorizedResponse
+      }
+    }
+  }, async (request) => {
+    const ctx = contextOf(request)
+    const owner = owners.get(request) ?? ''
+    return await app.sessions.start(await app.accounts.loginWithReceipt(owner, request.body, ctx), ctx)
   })
 }
 

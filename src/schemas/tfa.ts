@@ -62,3 +62,15 @@ export const NewRecoveryCodesSchema = Type.Object({ recovery_codes: RecoveryCode
 export const RenameBodySchema = Type.Object({ device_name: DeviceNameSchema('The new name.') }, { additionalProperties: false })
 
 export const UpdateSettingsBodySchema = Type.Object({ protected_actions: ProtectedActionsSchema, totp: Type.Optional(TotpSchema) }, { additionalProperties: false })
+
+export const TrustedDeviceSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String({ description: 'From the user agent of the login that remembered it, e.g. `Firefox on Linux`.' }),
+  created_at: Type.String({ format: 'date-time', description: 'The login with a code that remembered it.' }),
+  last_used_at: Type.String({ format: 'date-time', description: 'The last login it spared the code (or its creation).' }),
+  expires_at: Type.String({ format: 'date-time', description: 'From then on the code is asked again (created_at + TRUSTED_DEVICE_DAYS).' })
+}, { $id: 'TrustedDevice', additionalProperties: false })
+
+export const TrustedDeviceListSchema = Type.Object({
+  devices: Type.Array(Type.Ref('TrustedDevice'))
+}, { $id: 'TrustedDeviceList', additionalProperties: false })

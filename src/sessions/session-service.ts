@@ -50,7 +50,7 @@ export function createSessionService ({ store, revocations, issueToken, audit, c
     /** A login's tokens: a new session, its first refresh token (none for an enrolment-only login) and an access token bound to it. */
     async start (grant: TokenGrant, ctx: RequestContext = {}): Promise<SessionTokens> {
       const authTime = new Date(now())
-      const input = { userId: grant.claims.sub, amr: grant.claims.amr, authTime, ip: ctx.ip, userAgent: ctx.userAgent }
+      const input = { userId: grant.claims.sub, amr: grant.claims.amr, authTime, ip: ctx.ip, userAgent: ctx.userAgent, rememberedDevice: grant.claims.remembered_device === true }
       if (isEnrolmentOnly(grant)) {
         const { sessionId } = await store.createUnrefreshable(input)
         return { ...sign(grant, sessionId, authTime), ...grant.extras, session_id: sessionId }
@@ -73,7 +73,7 @@ export function createSessionService ({ store, revocations, issueToken, audit, c
         throw new AppError('invalidRefreshToken')
       }
       const { session, user } = result
-      const grant = loginGrant({ sub: session.userId, username: user.username, amr: session.amr }, { tfaOn: user.tfaOn, mandatory: config.tfa, now: now() })
+      const grant = loginGrant({ sub: session.userId, username: user.username, amr: session.amr, ...(session.rememberedDevice ? { remembered_device: true as const } : {}) }, { tfaOn: user.tfaOn, mandatory: config.tfa, now: now() })
       // Mandatory TFA came into force during the session: it goes on only through a new login (and enrolment).
       if (isEnrolmentOnly(grant)) {
         await service.end(session.userId, session.id, 'tfa_required', ctx)

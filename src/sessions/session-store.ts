@@ -22,6 +22,8 @@ export interface NewSession {
   authTime: Date
   ip?: string
   userAgent?: string
+  /** A remembered device stood in for the code at this login. */
+  rememberedDevice?: boolean
 }
 
 export interface SessionView {
@@ -40,7 +42,7 @@ export interface LiveSession extends SessionView {
 }
 
 export type RefreshResult =
-  | { status: 'rotated', session: { id: string, userId: string, amr: Amr[], authTime: Date }, user: { username: string, tfaOn: boolean }, refreshToken: string, refreshExpiresIn: number }
+  | { status: 'rotated', session: { id: string, userId: string, amr: Amr[], authTime: Date, rememberedDevice: boolean }, user: { username: string, tfaOn: boolean }, refreshToken: string, refreshExpiresIn: number }
   | { status: 'invalid' }
   | { status: 'reused', sessionId: string, userId: string }
 
@@ -72,14 +74,14 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
 
   // One statement, one round trip: every login runs it (a nested create is a transaction of
   // three round trips, about a millisecond more of the main thread per login, README "Performance").
-  async function insert ({ userId, amr, authTime, ip, userAgent }: NewSession, refreshToken?: string) {
+  async function insert ({ userId, amr, authTime, ip, userAgent, rememberedDevice = false }: NewSession, refreshToken?: string) {
     const at = now()
     const stamp = new Date(at).toISOString()
     const expiresAt = at + maxMs
     const id = randomUUID()
-    const row = Prisma.sql`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, ip, user_agent)
+    const row = Prisma.sql`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, ip, user_agent, remembered_device)
       VALUES (${id}::uuid, ${userId}::uuid, ${stamp}::timestamptz, ${stamp}::timestamptz, ${new Date(expiresAt).toISOString()}::timestamptz,
-        ${amr}::text[], ${authTime.toISOString()}::timestamptz, ${clip(ip, 64)}, ${clip(userAgent, 512)})`
+        ${amr}::text[], ${authTime.toISOString()}::timestamptz, ${clip(ip, 64)}, ${clip(userAgent, 512)}, ${rememberedDevice})`
     if (refreshToken === undefined) {
       await prisma.$executeRaw`${row}`
     } else {
@@ -132,7 +134,7 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
         const [session] = await tx.session.updateManyAndReturn({
           where: { id: token.sessionId, ...liveAt(at) },
           data: { lastUsedAt: stamp },
-          select: { id: true, userId: true, amr: true, authTime: true, expiresAt: true }
+          select: { id: true, userId: true, amr: true, authTime: true, expiresAt: true, rememberedDevice: true }
         })
         if (session === undefined) return INVALID
         // The conditional UPDATE decides, across instances, which refresh rotated this token.
@@ -149,7 +151,7 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
         await tx.sessionRefreshToken.create({ data: { tokenHash: hashRefreshToken(next), sessionId: session.id, issuedAt: stamp } })
         return {
           status: 'rotated',
-          session: { id: session.id, userId: session.userId, amr: session.amr as Amr[], authTime: session.authTime },
+          session: { id: session.id, userId: session.userId, amr: session.amr as Amr[], authTime: session.authTime, rememberedDevice: session.rememberedDevice },
           user: { username: user.username, tfaOn: hasTfaOn(user) },
           refreshToken: next,
           refreshExpiresIn: refreshExpiresIn(at, session.expiresAt)

@@ -11,6 +11,12 @@ export type ConsumeResult =
   | { status: 'rejected' }
   | { status: 'locked', lockedMs: number }
 
+/** A login receipt's answer to one code attempt (see EphemeralStore.claimReceiptAttempt). */
+export type ReceiptClaim =
+  | { status: 'claimed', binding: string }
+  | { status: 'dead' }
+  | { status: 'locked', lockedMs: number }
+
 export interface SendThrottle {
   /** Minimum time between two messages. */
   intervalMs: number
@@ -63,7 +69,8 @@ export interface EphemeralStore {
    * Counts one failure unless already locked. When the count reaches `max`, clears it and locks:
    * for `lockMs` the first time, then twice as long at each lockout in a row (no success
    * between them, remembered for `lockoutMemoryMs`), at most `maxLockMs` (default `lockMs`: no
-   * escalation). Returns the count and the lock's remaining time (0 when not locked).
+   * escalation). Returns the count and the lock's remaining time (0 when not locked). A lock
+   * also ends the user's login receipts.
    */
   registerFailure: (userId: string, opts: FailurePolicy) => Promise<{ failures: number, lockedMs: number }>
   /**
@@ -99,11 +106,28 @@ export interface EphemeralStore {
   /** Clears the failure count, the lock and the lockouts (an administrator's unblock). */
   unlock: (userId: string) => Promise<void>
   /**
-   * Clears count, lock, lockouts and SMS code (the factor was switched off or reset). The used
-   * step stays until it expires: a login in flight with the same code must still find it spent.
-   * The send throttle stays too.
+   * Clears count, lock, lockouts and SMS code, and ends the receipts (the factor was switched off
+   * or reset). The used step stays until it expires: a login in flight with the same code must
+   * still find it spent. The send throttle stays too.
    */
   forget: (userId: string) => Promise<void>
+  /**
+   * Keeps a login receipt (its keyed hash) for `ttlMs`, owned by `userId` and bound to
+   * `binding` (the factor it was issued for). It dies with the user's receipts (endReceipts,
+   * a lock, forget) even before its time is up.
+   */
+  putReceipt: (userId: string, hash: string, binding: string, ttlMs: number) => Promise<void>
+  /**
+   * Takes one of the receipt's `maxAttempts` code attempts: 'locked' while the factor is locked,
+   * 'dead' when it is unknown, expired, spent, out of attempts, or outlived by endReceipts/a lock.
+   */
+  claimReceiptAttempt: (userId: string, hash: string, maxAttempts: number) => Promise<ReceiptClaim>
+  /** Who the receipt was issued to, while it may still live (null: unknown or expired). */
+  receiptOwner: (hash: string) => Promise<string | null>
+  /** Uses the receipt up (a code succeeded); false when it already was: exactly one caller wins. */
+  spendReceipt: (userId: string, hash: string) => Promise<boolean>
+  /** Kills every receipt of the user issued so far (password changed). */
+  endReceipts: (userId: string) => Promise<void>
   ping: () => Promise<void>
   close: () => Promise<void>
 }

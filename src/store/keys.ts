@@ -7,7 +7,14 @@ export interface FactorKeys {
   lockouts: string
   smsCode: string
   smsSend: string
+  /** Bumped to end every receipt issued before (a lock, a reset, a password change). */
+  receiptEpoch: string
+  /** One receipt's record, by its keyed hash: in the user's slot, so one script checks it with the lock. */
+  receipt: (hash: string) => string
 }
+
+/** Which user a receipt belongs to, by its keyed hash: the only key outside a user's slot. */
+export const receiptOwnerKey = (prefix: string, hash: string) => `${prefix}tfa-receipt-owner:${hash}`
 
 /**
  * The `{u:<id>}` hash tag keeps every key of one user in one Redis Cluster slot, so a Lua
@@ -15,7 +22,7 @@ export interface FactorKeys {
  */
 export function factorKeys (prefix: string, userId: string): FactorKeys {
   const base = `${prefix}{u:${userId}}:tfa`
-  return { lastStep: `${base}:last-step`, failures: `${base}:failures`, lock: `${base}:lock`, lockouts: `${base}:lockouts`, smsCode: `${base}:sms-code`, smsSend: `${base}:sms-send` }
+  return { lastStep: `${base}:last-step`, failures: `${base}:failures`, lock: `${base}:lock`, lockouts: `${base}:lockouts`, smsCode: `${base}:sms-code`, smsSend: `${base}:sms-send`, receiptEpoch: `${base}:receipt-epoch`, receipt: (hash) => `${base}:receipt:${hash}` }
 }
 
 /** What an SMS quota counts: sends to one number, enrolment sends from one client IP, or every send. */

@@ -4,6 +4,7 @@ import { escalatedLockMs, LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 interface Entry { value: number, expiresAt: number }
 interface CodeRecord { hash: string, validUntil: number, expiresAt: number, used?: true }
+interface ReceiptRecord { userId: string, binding: string, attempts: number, epoch: number, expiresAt: number }
 interface ThrottleRecord { nextAt: number, start: number, count: number, expiresAt: number }
 
 /**
@@ -16,10 +17,15 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
   const codes = new Map<string, CodeRecord>()
   const throttles = new Map<string, ThrottleRecord>()
   const quotas = new Map<string, Entry>()
+  const receipts = new Map<string, ReceiptRecord>()
+  // Bumped to end every receipt of a user issued before (a lock, a reset, a password change).
+  const epochs = new Map<string, number>()
+  const epochOf = (userId: string) => epochs.get(userId) ?? 0
+  const endReceipts = (userId: string) => { epochs.set(userId, epochOf(userId) + 1) }
   const keysOf = (userId: string) => factorKeys('', userId)
   const sweep = setInterval(() => {
     const t = now()
-    for (const map of [entries, codes, throttles, quotas]) {
+    for (const map of [entries, codes, throttles, quotas, receipts]) {
       for (const [key, entry] of map) if (entry.expiresAt <= t) map.delete(key)
     }
   }, 60_000)
@@ -68,6 +74,7 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
         entries.set(k.lockouts, { value: lockouts, expiresAt: now() + lockoutMemoryMs })
         const ms = escalatedLockMs(lockMs, maxLockMs, lockouts)
         entries.set(k.lock, { value: 1, expiresAt: now() + ms })
+        endReceipts(userId)
         return { failures, lockedMs: ms }
       }
       entries.set(k.failures, { value: failures, expiresAt: entry?.expiresAt ?? now() + windowMs })
@@ -143,6 +150,37 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
     async forget (userId) {
       const k = keysOf(userId)
       drop(k.failures, k.lock, k.lockouts, k.smsCode)
+      endReceipts(userId)
+    },
+    async putReceipt (userId, hash, binding, ttlMs) {
+      receipts.set(hash, { userId, binding, attempts: 0, epoch: epochOf(userId), expiresAt: now() + ttlMs })
+    },
+    async receiptOwner (hash) {
+      const record = receipts.get(hash)
+      return record !== undefined && record.expiresAt > now() ? record.userId : null
+    },
+    async claimReceiptAttempt (userId, hash, maxAttempts) {
+      const record = receipts.get(hash)
+      if (record?.userId !== userId || record.expiresAt <= now()) return { status: 'dead' }
+      const lockedMs = remaining(keysOf(record.userId).lock)
+      if (lockedMs > 0) return { status: 'locked', lockedMs }
+      if (record.epoch !== epochOf(record.userId)) {
+        receipts.delete(hash)
+        return { status: 'dead' }
+      }
+      // Out of attempts, but kept: an attempt still in flight may be the right code and must find it to spend it.
+      if (record.attempts >= maxAttempts) return { status: 'dead' }
+      record.attempts++
+      return { status: 'claimed', binding: record.binding }
+    },
+    async spendReceipt (userId, hash) {
+      const record = receipts.get(hash)
+      if (record?.userId !== userId) return false
+      receipts.delete(hash)
+      return true
+    },
+    async endReceipts (userId) {
+      endReceipts(userId)
     },
     async ping () {},
     async close () {
@@ -151,6 +189,8 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       codes.clear()
       throttles.clear()
       quotas.clear()
+      receipts.clear()
+      epochs.clear()
     }
   }
 }

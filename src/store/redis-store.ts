@@ -1,8 +1,12 @@
 import type { Cluster, Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../errors.js'
 import type { AcceptResult, EphemeralStore } from './ephemeral-store.js'
-import { factorKeys, smsQuotaKey } from './keys.js'
+import { factorKeys, receiptOwnerKey, smsQuotaKey } from './keys.js'
 import { LOCKOUT_MEMORY_MS } from './lockouts.js'
+
+// A receipt remembers the epoch it was issued in; bumping the epoch ends every receipt before it
+// without knowing them. The epoch outlives any receipt (its TTL is renewed at each issue).
+const RECEIPT_EPOCH_TTL_MS = 86_400_000
 
 // Check-and-set must be one step: two instances reading then writing would both accept a code.
 // KEYS: lock, last step, failures, lockouts. ARGV: step, ttl ms, floor (the database's last step).
@@ -19,7 +23,8 @@ return {1}`
 // INCR and the lock in one script, so a burst of failures can neither lose a count nor skip the
 // lock. Each lockout in a row doubles the next lock (capped): five guesses per lock, forever,
 // would otherwise add up. KEYS: failures, lock, lockouts. ARGV: max, lock ms, window ms,
-// max lock ms, lockout memory ms. Returns {failures, locked pttl}.
+// max lock ms, lockout memory ms. A lock also ends the login receipts issued before it (KEYS[4],
+// the receipt epoch). Returns {failures, locked pttl}.
 const REGISTER_FAILURE = `
 local locked = redis.call('PTTL', KEYS[2])
 if locked > 0 then return {tonumber(redis.call('GET', KEYS[1]) or '0'), locked} end
@@ -31,6 +36,8 @@ if failures >= tonumber(ARGV[1]) then
   redis.call('PEXPIRE', KEYS[3], ARGV[5])
   local lockMs = math.floor(math.min(tonumber(ARGV[2]) * 2 ^ math.min(lockouts - 1, 40), tonumber(ARGV[4])))
   redis.call('SET', KEYS[2], '1', 'PX', lockMs)
+  redis.call('INCR', KEYS[4])
+  redis.call('PEXPIRE', KEYS[4], ${RECEIPT_EPOCH_TTL_MS})
   return {failures, lockMs}
 end
 return {failures, 0}`
@@ -99,13 +106,56 @@ return {
   tonumber(redis.call('GET', KEYS[5]) or '0')
 }`
 
+// KEYS: receipt, epoch. ARGV: binding, ttl ms.
+const PUT_RECEIPT = `
+local epoch = redis.call('GET', KEYS[2]) or '0'
+redis.call('HSET', KEYS[1], 'binding', ARGV[1], 'attempts', 0, 'epoch', epoch)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if epoch ~= '0' then redis.call('PEXPIRE', KEYS[2], ${RECEIPT_EPOCH_TTL_MS}) end
+return 1`
+
+// Lock first (a locked factor says so, with its time), then the receipt's life, then one attempt
+// taken: checked and counted in one step, so a burst on many instances gets at most max attempts.
+// KEYS: receipt, epoch, lock. ARGV: max attempts. Returns {1, binding}, {0} dead, {-1, pttl} locked.
+const CLAIM_RECEIPT = `
+local record = redis.call('HMGET', KEYS[1], 'binding', 'attempts', 'epoch')
+if not record[1] then return {0} end
+local locked = redis.call('PTTL', KEYS[3])
+if locked > 0 then return {-1, locked} end
+if record[3] ~= (redis.call('GET', KEYS[2]) or '0') then
+  redis.call('DEL', KEYS[1])
+  return {0}
+end
+-- Out of attempts, but kept: an attempt still in flight may be the right code and must find it to spend it.
+if tonumber(record[2]) >= tonumber(ARGV[1]) then return {0} end
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+return {1, record[1]}`
+
+// KEYS: epoch.
+const BUMP_EPOCH = `
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ${RECEIPT_EPOCH_TTL_MS})
+return 1`
+
+// KEYS: failures, lock, lockouts, SMS code, receipt epoch. The used step stays until it expires:
+// a login in flight with the same code must still find it spent.
+const FORGET = `
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('INCR', KEYS[5])
+redis.call('PEXPIRE', KEYS[5], ${RECEIPT_EPOCH_TTL_MS})
+return 1`
+
 interface ScriptCommands {
   twofoldAcceptStep: (lock: string, lastStep: string, failures: string, lockouts: string, step: number, ttlMs: number, floor: number) => Promise<number[]>
-  twofoldRegisterFailure: (failures: string, lock: string, lockouts: string, max: number, lockMs: number, windowMs: number, maxLockMs: number, memoryMs: number) => Promise<[number, number]>
+  twofoldRegisterFailure: (failures: string, lock: string, lockouts: string, receiptEpoch: string, max: number, lockMs: number, windowMs: number, maxLockMs: number, memoryMs: number) => Promise<[number, number]>
   twofoldConsumeCode: (lock: string, code: string, failures: string, lockouts: string, hash: string, now: number) => Promise<number[]>
   twofoldTakeSendSlot: (key: string, now: number, intervalMs: number, max: number, windowMs: number) => Promise<[number, number]>
   twofoldReleaseSendInterval: (key: string, takenAt: number) => Promise<number>
   twofoldTakeQuota: (key: string, max: number, windowMs: number) => Promise<[number, number]>
+  twofoldPutReceipt: (receipt: string, epoch: string, binding: string, ttlMs: number) => Promise<number>
+  twofoldClaimReceipt: (receipt: string, epoch: string, lock: string, maxAttempts: number) => Promise<[number, string | number | undefined]>
+  twofoldBumpEpoch: (epoch: string) => Promise<number>
+  twofoldForget: (failures: string, lock: string, lockouts: string, smsCode: string, epoch: string) => Promise<number>
   twofoldReadState: (lastStep: string, failures: string, lock: string, smsSend: string, lockouts: string) => Promise<number[]>
 }
 
@@ -113,11 +163,15 @@ const positive = (ms: number | undefined) => ms !== undefined && ms > 0 ? ms : 0
 
 export function createRedisStore (client: Redis | Cluster, keyPrefix: string): EphemeralStore {
   client.defineCommand('twofoldAcceptStep', { numberOfKeys: 4, lua: ACCEPT_STEP })
-  client.defineCommand('twofoldRegisterFailure', { numberOfKeys: 3, lua: REGISTER_FAILURE })
+  client.defineCommand('twofoldRegisterFailure', { numberOfKeys: 4, lua: REGISTER_FAILURE })
   client.defineCommand('twofoldConsumeCode', { numberOfKeys: 4, lua: CONSUME_CODE })
   client.defineCommand('twofoldTakeSendSlot', { numberOfKeys: 1, lua: TAKE_SEND_SLOT })
   client.defineCommand('twofoldReleaseSendInterval', { numberOfKeys: 1, lua: RELEASE_SEND_INTERVAL })
   client.defineCommand('twofoldTakeQuota', { numberOfKeys: 1, lua: TAKE_QUOTA })
+  client.defineCommand('twofoldPutReceipt', { numberOfKeys: 2, lua: PUT_RECEIPT })
+  client.defineCommand('twofoldClaimReceipt', { numberOfKeys: 3, lua: CLAIM_RECEIPT })
+  client.defineCommand('twofoldBumpEpoch', { numberOfKeys: 1, lua: BUMP_EPOCH })
+  client.defineCommand('twofoldForget', { numberOfKeys: 5, lua: FORGET })
   client.defineCommand('twofoldReadState', { numberOfKeys: 5, lua: READ_STATE })
   const redis = client as (Redis | Cluster) & ScriptCommands
   const keysOf = (userId: string) => factorKeys(keyPrefix, userId)
@@ -144,7 +198,7 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     },
     async registerFailure (userId, { max, lockMs, windowMs, maxLockMs = lockMs, lockoutMemoryMs = LOCKOUT_MEMORY_MS }) {
       const k = keysOf(userId)
-      const [failures, lockedMs] = await call(() => redis.twofoldRegisterFailure(k.failures, k.lock, k.lockouts, max, lockMs, windowMs, Math.max(lockMs, maxLockMs), lockoutMemoryMs))
+      const [failures, lockedMs] = await call(() => redis.twofoldRegisterFailure(k.failures, k.lock, k.lockouts, k.receiptEpoch, max, lockMs, windowMs, Math.max(lockMs, maxLockMs), lockoutMemoryMs))
       return { failures, lockedMs }
     },
     async putSmsCode (userId, hash, expiresAt, ttlMs) {
@@ -187,7 +241,30 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     },
     async forget (userId) {
       const k = keysOf(userId)
-      await del(k.failures, k.lock, k.lockouts, k.smsCode)
+      await call(() => redis.twofoldForget(k.failures, k.lock, k.lockouts, k.smsCode, k.receiptEpoch))
+    },
+    async putReceipt (userId, hash, binding, ttlMs) {
+      const k = keysOf(userId)
+      // The owner first: a receipt whose owner can't be found is simply dead.
+      await call(() => redis.set(receiptOwnerKey(keyPrefix, hash), userId, 'PX', ttlMs))
+      await call(() => redis.twofoldPutReceipt(k.receipt(hash), k.receiptEpoch, binding, ttlMs))
+    },
+    async receiptOwner (hash) {
+      return await call(() => redis.get(receiptOwnerKey(keyPrefix, hash)))
+    },
+    async claimReceiptAttempt (userId, hash, maxAttempts) {
+      const k = keysOf(userId)
+      const [status, detail] = await call(() => redis.twofoldClaimReceipt(k.receipt(hash), k.receiptEpoch, k.lock, maxAttempts))
+      if (status === 1) return { status: 'claimed', binding: String(detail) }
+      if (status === -1) return { status: 'locked', lockedMs: Number(detail) }
+      return { status: 'dead' }
+    },
+    async spendReceipt (userId, hash) {
+      const deleted = await call(() => redis.del(keysOf(userId).receipt(hash)))
+      return deleted === 1
+    },
+    async endReceipts (userId) {
+      await call(() => redis.twofoldBumpEpoch(keysOf(userId).receiptEpoch))
     },
     async ping () {
       await call(() => redis.ping())

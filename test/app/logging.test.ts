@@ -63,6 +63,7 @@ t.test('pino redacts password fields wherever they are logged', async (t) => {
 
   const child = app.log.child({ component: 'test' })
   child.warn({ req: { headers: { authorization: 'Bearer x-secret-3' } }, body: { totp: '123456', recovery_code: 'x-secret-4', new_password: 'x-secret-5' }, access_token: 'x-secret-6' }, 'more')
+  child.warn({ body: { receipt: 'x-secret-7', device_token: 'x-secret-8' }, res: { headers: { 'x-tfa-receipt': 'x-secret-9' } } }, 'second step')
   const more = lines.slice(before).join('\n')
-  for (const secret of ['x-secret-3', 'x-secret-4', 'x-secret-5', 'x-secret-6', '123456']) t.notMatch(more, secret, `${secret} redacted`)
+  for (const secret of ['x-secret-3', 'x-secret-4', 'x-secret-5', 'x-secret-6', 'x-secret-7', 'x-secret-8', 'x-secret-9', '123456']) t.notMatch(more, secret, `${secret} redacted`)
 })

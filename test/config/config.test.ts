@@ -168,3 +168,12 @@ t.test('session lifetimes: defaults, and an idle lifetime longer than the absolu
   t.equal(configError(t, { SESSION_IDLE_SECONDS: '7200', SESSION_MAX_SECONDS: '3600' }).variable, 'SESSION_IDLE_SECONDS')
   t.equal(configError(t, { SESSION_IDLE_SECONDS: '600', SESSION_MAX_SECONDS: '600', JWT_TTL_SECONDS: '900' }).variable, 'SESSION_MAX_SECONDS')
 })
+
+t.test('TRUSTED_DEVICE_DAYS: 30 by default, 0 turns remembered devices off, a bad value names the variable', async (t) => {
+  t.equal(loadConfig({}).trustedDeviceDays, 30)
+  t.equal(loadConfig({ TRUSTED_DEVICE_DAYS: '0' }).trustedDeviceDays, 0)
+  t.equal(loadConfig({ TRUSTED_DEVICE_DAYS: '7' }).trustedDeviceDays, 7)
+  for (const bad of ['-1', '1.5', 'thirty', '401']) {
+    t.throws(() => loadConfig({ TRUSTED_DEVICE_DAYS: bad }), { name: 'ConfigError', variable: 'TRUSTED_DEVICE_DAYS' }, bad)
+  }
+})

@@ -112,6 +112,22 @@ t.test('password + TOTP journey through the generated client', async (t) => {
   t.equal(rawBodies.get(passwordOnly.response), TFA_REQUIRED_BODY)
   t.match(passwordOnly.response.headers.get('content-type'), /^application\/json/)
 
+  // The two-step form: that 401's receipt and the code, without the password again; this device is remembered.
+  const receipt = passwordOnly.response.headers.get('x-tfa-receipt')
+  t.match(receipt, /^twofold_lr_/)
+  clock.advance(30_000)
+  const viaReceipt = dataOf(t, await client.POST('/login/tfa', { body: { receipt: receipt ?? '', totp: oathtool(secret, clock.now()), remember_device: true } }), 200)
+  t.same(amrOf(viaReceipt.access_token), ['pwd', 'otp', 'mfa'])
+  t.match(viaReceipt.device_token, /^twofold_td_/)
+  const remembered = dataOf(t, await client.POST('/login', { body: { username, password, device_token: viaReceipt.device_token ?? '' } }), 200)
+  t.same(amrOf(remembered.access_token), ['pwd'], 'the remembered device stood in for the code')
+  t.not(remembered.device_token, viaReceipt.device_token, 'rotated')
+  client.setToken(remembered.access_token)
+  const { devices } = dataOf(t, await client.GET('/tfa/trusted-devices'), 200)
+  t.equal(devices.length, 1)
+  t.equal((await client.DELETE('/tfa/trusted-devices/{id}', { params: { path: { id: devices[0]?.id ?? '' } } })).response.status, 204)
+  client.setToken(undefined)
+
   // The next step's code, typed directly after the password.
   clock.advance(30_000)
   const second = dataOf(t, await client.POST('/login', { body: { username, password: password + oathtool(secret, clock.now()) } }), 200)

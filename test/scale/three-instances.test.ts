@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { App } from '../../src/app.js'
 import { buildTestApp, createTestDatabase, createTestRedis, sharedEnv, TestClock, testConfig } from '../helper.js'
-import { bearer, countStatuses, createTfaUser, DEFAULT_PASSWORD, login, randomUsername, register, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, wrongCode } from '../flows.js'
+import { bearer, countStatuses, createTfaUser, DEFAULT_PASSWORD, login, loginWithReceipt, randomUsername, RECEIPT_INVALID_BODY, receiptOf, register, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, wrongCode } from '../flows.js'
 import { killClientsNamed, waitFor } from '../sessions/redis-helpers.js'
 
 // Instances are stateless: three of them behind a load balancer share PostgreSQL and Redis (a node,
@@ -24,6 +24,22 @@ t.test('a code is accepted once across all three instances (30 concurrent logins
   // Replays count as failures, so after five of them the factor locks: 401s, then 429s.
   t.equal((statuses[401] ?? 0) + (statuses[429] ?? 0), 29, 'the rest refused')
   t.ok(responses.filter(r => r.statusCode !== 200).every(r => r.body === TFA_REQUIRED_BODY || r.body === TFA_LOCKED_BODY))
+})
+
+t.test('a login receipt completes one login across all three instances (30 concurrent, same receipt and code)', async (t) => {
+  const user = await createTfaUser(pick(0), clock)
+  const receipt = receiptOf(await login(pick(0), { username: user.username, password: user.password }))
+  const code = user.code()
+  const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => loginWithReceipt(pick(i), { receipt, totp: code })))
+  t.equal(countStatuses(responses)[200], 1, 'exactly one login')
+  t.ok(responses.filter(r => r.statusCode !== 200).every(r => r.body === TFA_REQUIRED_BODY || r.body === RECEIPT_INVALID_BODY), 'the rest: the code again, or a receipt used up')
+  t.equal((await loginWithReceipt(pick(2), { receipt, totp: user.code() })).body, RECEIPT_INVALID_BODY, 'spent everywhere')
+
+  // Different right codes (recovery codes) over one receipt: still one login.
+  const second = receiptOf(await login(pick(1), { username: user.username, password: user.password }))
+  const codes = user.recoveryCodes.slice(0, 6)
+  const raced = await Promise.all(codes.map((recoveryCode, i) => loginWithReceipt(pick(i), { receipt: second, recovery_code: recoveryCode })))
+  t.equal(countStatuses(raced)[200], 1, 'one login from six right recovery codes')
 })
 
 t.test('failures and the lock are shared: 5 wrong codes over 3 instances lock all of them', async (t) => {

@@ -76,7 +76,7 @@ t.test('refresh rotates: a new token, the login\'s amr and auth_time kept, last_
   const second = await refreshOk(t, first.refreshToken)
   t.not(second.refreshToken, first.refreshToken)
   t.ok(isWellFormedRefreshToken(second.refreshToken))
-  t.same(second.session, { id: first.sessionId, userId, amr: ['pwd', 'otp', 'mfa'], authTime })
+  t.same(second.session, { id: first.sessionId, userId, amr: ['pwd', 'otp', 'mfa'], authTime, rememberedDevice: false })
   t.equal(second.refreshExpiresIn, IDLE_SECONDS)
   t.equal((await sessionRow(first.sessionId)).lastUsedAt.getTime(), clock.now())
   clock.advance(60_000)

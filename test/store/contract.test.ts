@@ -290,6 +290,51 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       t.equal(results.filter(r => r.allowed).length, 1)
     })
 
+    t.test('login receipts: owner, attempts, single spend, ended by endReceipts, a lock and forget', async (t) => {
+      const k = keys()
+      await store.putReceipt(k, 'r1', 'totp:1', LONG)
+      t.equal(await store.receiptOwner('r1'), k, 'the owner')
+      t.equal(await store.receiptOwner('nope'), null, 'an unknown receipt has none')
+      for (let i = 0; i < 3; i++) t.same(await store.claimReceiptAttempt(k, 'r1', 3), { status: 'claimed', binding: 'totp:1' }, `attempt ${i + 1}`)
+      t.same(await store.claimReceiptAttempt(k, 'r1', 3), { status: 'dead' }, 'out of attempts')
+      t.equal(await store.spendReceipt(k, 'r1'), true, 'an attempt in flight still spends it')
+      t.equal(await store.spendReceipt(k, 'r1'), false, 'once')
+      t.same(await store.claimReceiptAttempt(k, 'r1', 3), { status: 'dead' }, 'spent')
+
+      await store.putReceipt(k, 'r2', 'b', LONG)
+      t.same(await store.claimReceiptAttempt(keys(), 'r2', 5), { status: 'dead' }, 'not another user\'s')
+      await store.endReceipts(k)
+      t.same(await store.claimReceiptAttempt(k, 'r2', 5), { status: 'dead' }, 'ended by endReceipts')
+      await store.putReceipt(k, 'r3', 'b', LONG)
+      t.equal((await store.claimReceiptAttempt(k, 'r3', 5)).status, 'claimed', 'a receipt issued after the end works')
+
+      const locked = await store.registerFailure(k, { max: 1, lockMs: 30_000, windowMs: LONG })
+      t.ok(locked.lockedMs > 0)
+      const during = await store.claimReceiptAttempt(k, 'r3', 5)
+      t.equal(during.status, 'locked', 'locked: says so')
+      t.ok(during.status === 'locked' && during.lockedMs > 0 && during.lockedMs <= 30_000)
+      await store.unlock(k)
+      t.same(await store.claimReceiptAttempt(k, 'r3', 5), { status: 'dead' }, 'dead after the lock')
+
+      await store.putReceipt(k, 'r4', 'b', LONG)
+      await store.forget(k)
+      t.same(await store.claimReceiptAttempt(k, 'r4', 5), { status: 'dead' }, 'ended by forget')
+
+      await store.putReceipt(k, 'r5', 'b', shortTtlMs)
+      await elapse(shortTtlMs + 50)
+      t.equal(await store.receiptOwner('r5'), null, 'expired: no owner')
+      t.same(await store.claimReceiptAttempt(k, 'r5', 5), { status: 'dead' }, 'expired')
+    })
+
+    t.test('a burst of 30 claimReceiptAttempt: exactly max claimed; of 10 spends, one', async (t) => {
+      const k = keys()
+      await store.putReceipt(k, 'burst', 'b', LONG)
+      const claims = await Promise.all(Array.from({ length: 30 }, (_, i) => (peers[i % peers.length] ?? store).claimReceiptAttempt(k, 'burst', 5)))
+      t.equal(claims.filter(c => c.status === 'claimed').length, 5)
+      const spends = await Promise.all(Array.from({ length: 10 }, (_, i) => (peers[i % peers.length] ?? store).spendReceipt(k, 'burst')))
+      t.equal(spends.filter(Boolean).length, 1)
+    })
+
     t.test('state, lockedMs, forget, ping', async (t) => {
       const k = keys()
       t.equal((await state(k)).lockedMs, 0, 'absent key: 0')

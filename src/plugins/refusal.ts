@@ -1,0 +1,21 @@
+import type { FastifyReply } from 'fastify'
+import { ErrorCatalogue, errorBody, type ErrorName } from '../errors.js'
+
+const bodies = new Map<ErrorName, Buffer>()
+
+/**
+ * Answers with a catalogue error serialized once per process: no Error object (its stack trace
+ * alone costs more than a hello-world), no error handler, no schema serializer. For the refusals
+ * that must stay cheap under a flood, the shed 503 and the rate-limit 429 (README "Performance").
+ */
+export function refuse (reply: FastifyReply, kind: ErrorName, retryAfterSeconds: number): void {
+  let body = bodies.get(kind)
+  if (body === undefined) {
+    body = Buffer.from(JSON.stringify(errorBody(ErrorCatalogue[kind].status, ErrorCatalogue[kind].message)))
+    bodies.set(kind, body)
+  }
+  reply.code(ErrorCatalogue[kind].status)
+    .header('retry-after', String(retryAfterSeconds))
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(body)
+}

@@ -1,0 +1,234 @@
+import t from 'tap'
+import { LOGIN_RECEIPT_TTL_SECONDS } from '../../src/auth/login-receipts.js'
+import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
+import {
+  amrOf, bearer, createTfaUser, enrolSms, INVALID_CREDENTIALS_BODY, login, loginWithReceipt, plainUser, randomUsername,
+  RECEIPT_INVALID_BODY, receiptOf, STEP_MS, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, wrongCode
+} from '../flows.js'
+import { startSmsReceiver } from '../sms-receiver.js'
+
+// The second step of a two-step login: the 401 after a right password carries a receipt, and the
+// code follows with it instead of the password.
+const receiver = await startSmsReceiver(t)
+const clock = new TestClock()
+const databaseUrl = await createTestDatabase(t)
+const app = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, TFA_MAX_FAILURES: '5', ...receiver.env }), { now: clock.now })
+
+async function firstStep (user: { username: string, password: string }) {
+  const res = await login(app, { username: user.username, password: user.password })
+  return { res, receipt: receiptOf(res) }
+}
+
+/** An administrator's token that passed the code (admin routes want amr mfa). */
+async function adminWithCode (): Promise<string> {
+  const admin = await createTfaUser(app, clock)
+  await app.prisma.user.update({ where: { id: admin.id }, data: { role: 'admin' } })
+  const res = await login(app, { username: admin.username, password: admin.password, totp: admin.code() })
+  clock.advance(STEP_MS)
+  return (res.json() as { access_token: string }).access_token
+}
+
+t.test('right password, no code: the documented body byte for byte, with X-TFA-Method and X-TFA-Receipt', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const { res, receipt } = await firstStep(user)
+  t.equal(res.statusCode, 401)
+  t.equal(res.body, TFA_REQUIRED_BODY, 'body unchanged')
+  t.equal(res.headers['x-tfa-method'], 'totp')
+  t.match(receipt, /^twofold_lr_[0-9A-Za-z]{49}$/, '256 random bits in the shared opaque format')
+
+  const ok = await loginWithReceipt(app, { receipt, totp: user.code() })
+  t.equal(ok.statusCode, 200, ok.body)
+  t.same(amrOf(app, ok), ['pwd', 'otp', 'mfa'])
+  const body = ok.json() as Record<string, unknown>
+  t.match(body, { token_type: 'Bearer', refresh_token: /^twofold_rt_/, session_id: String }, 'the same answer as POST /login: a session and its refresh token')
+  const me = await app.inject({ method: 'GET', url: '/me', headers: bearer(body.access_token as string) })
+  t.equal(me.statusCode, 200)
+})
+
+t.test('a wrong code also gets a receipt; a wrong password, an unknown user and a lock never do', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const wrong = await login(app, { username: user.username, password: user.password, totp: wrongCode(user.secret, clock.now()) })
+  t.equal(wrong.body, TFA_REQUIRED_BODY)
+  t.type(wrong.headers['x-tfa-receipt'], 'string', 'right password + wrong code: a receipt')
+
+  const badPassword = await login(app, { username: user.username, password: 'not the password' })
+  t.equal(badPassword.body, INVALID_CREDENTIALS_BODY)
+  t.equal(badPassword.headers['x-tfa-receipt'], undefined, 'wrong password: none')
+  const unknown = await login(app, { username: randomUsername(), password: 'whatever password' })
+  t.equal(unknown.headers['x-tfa-receipt'], undefined, 'unknown user: none')
+  const plain = await plainUser(app)
+  t.equal((await login(app, { username: plain.username, password: 'not the password' })).headers['x-tfa-receipt'], undefined)
+
+  for (let i = 0; i < 4; i++) await login(app, { username: user.username, password: user.password, totp: wrongCode(user.secret, clock.now()) })
+  const locked = await login(app, { username: user.username, password: user.password })
+  t.equal(locked.statusCode, 429)
+  t.equal(locked.body, TFA_LOCKED_BODY)
+  t.equal(locked.headers['x-tfa-receipt'], undefined, 'locked: none')
+})
+
+t.test('single use once a code succeeds; a wrong, replayed or missing code leaves it usable', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const { receipt } = await firstStep(user)
+  const wrong = await loginWithReceipt(app, { receipt, totp: wrongCode(user.secret, clock.now()) })
+  t.equal(wrong.statusCode, 401)
+  t.equal(wrong.body, TFA_REQUIRED_BODY, 'the documented 401 again')
+  t.equal(wrong.headers['x-tfa-receipt'], receipt, 'with the same receipt')
+  t.equal(wrong.headers['x-tfa-method'], 'totp')
+  t.equal(await app.secondFactor.failures(user.id), 1, 'a wrong code counts toward the lock as at POST /login')
+
+  const code = user.code()
+  t.equal((await loginWithReceipt(app, { receipt, totp: code })).statusCode, 200, 'then the right code')
+  const again = await loginWithReceipt(app, { receipt, totp: code })
+  t.equal(again.statusCode, 401)
+  t.equal(again.body, RECEIPT_INVALID_BODY, 'spent: start again')
+  t.equal(again.headers['x-tfa-receipt'], undefined)
+  clock.advance(STEP_MS)
+  t.equal((await loginWithReceipt(app, { receipt, totp: user.code() })).body, RECEIPT_INVALID_BODY, 'even with the next valid code')
+
+  // A code used elsewhere (replayed) is refused, the receipt goes on.
+  const second = await firstStep(user)
+  const used = user.code()
+  t.equal((await login(app, { username: user.username, password: user.password, totp: used })).statusCode, 200)
+  const replay = await loginWithReceipt(app, { receipt: second.receipt, totp: used })
+  t.equal(replay.body, TFA_REQUIRED_BODY, 'a replayed code: the documented 401')
+  clock.advance(STEP_MS)
+  t.equal((await loginWithReceipt(app, { receipt: second.receipt, totp: user.code() })).statusCode, 200, 'the receipt still works')
+})
+
+t.test('a recovery code completes it too (amr pwd mfa), once', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const { receipt } = await firstStep(user)
+  const ok = await loginWithReceipt(app, { receipt, recovery_code: user.recoveryCodes[0]! })
+  t.equal(ok.statusCode, 200, ok.body)
+  t.same(amrOf(app, ok), ['pwd', 'mfa'])
+  const next = await firstStep(user)
+  t.equal((await loginWithReceipt(app, { receipt: next.receipt, recovery_code: user.recoveryCodes[0]! })).body, TFA_REQUIRED_BODY, 'a used recovery code is refused')
+})
+
+t.test('at most 5 code attempts per receipt', async (t) => {
+  // A lock of 5 would end the receipt first: this user has a higher one.
+  const lenient = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, TFA_MAX_FAILURES: '50' }), { now: clock.now })
+  const user = await createTfaUser(lenient, clock)
+  const { receipt } = await (async () => { const res = await login(lenient, { username: user.username, password: user.password }); return { receipt: receiptOf(res) } })()
+  for (let i = 0; i < 5; i++) {
+    t.equal((await loginWithReceipt(lenient, { receipt, totp: wrongCode(user.secret, clock.now()) })).body, TFA_REQUIRED_BODY, `attempt ${i + 1}`)
+  }
+  const sixth = await loginWithReceipt(lenient, { receipt, totp: user.code() })
+  t.equal(sixth.body, RECEIPT_INVALID_BODY, 'the sixth, even with the right code, is refused')
+  t.equal(await lenient.secondFactor.failures(user.id), 5, 'each wrong code counted toward the lock')
+  // The attempt cap holds under a burst too: 20 wrong codes at once, at most 5 get a code check.
+  const burst = receiptOf(await login(lenient, { username: user.username, password: user.password }))
+  const before = await lenient.secondFactor.failures(user.id)
+  const answers = await Promise.all(Array.from({ length: 20 }, async () => await loginWithReceipt(lenient, { receipt: burst, totp: wrongCode(user.secret, clock.now()) })))
+  t.equal(answers.filter(r => r.body === TFA_REQUIRED_BODY).length, 5, '5 checked')
+  t.equal(answers.filter(r => r.body === RECEIPT_INVALID_BODY).length, 15, 'the rest refused unchecked')
+  t.equal(await lenient.secondFactor.failures(user.id), before + 5)
+})
+
+t.test('a lock: 429 with Retry-After while it runs, and the receipt is dead after it', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const { receipt } = await firstStep(user)
+  const older = (await firstStep(user)).receipt
+  for (let i = 0; i < 4; i++) t.equal((await loginWithReceipt(app, { receipt, totp: wrongCode(user.secret, clock.now()) })).statusCode, 401)
+  const fifth = await loginWithReceipt(app, { receipt, totp: wrongCode(user.secret, clock.now()) })
+  t.equal(fifth.statusCode, 429, 'the fifth wrong code locks')
+  t.equal(fifth.body, TFA_LOCKED_BODY)
+  t.match(String(fifth.headers['retry-after']), /^[0-9]+$/)
+  const during = await loginWithReceipt(app, { receipt: older, totp: user.code() })
+  t.equal(during.statusCode, 429, 'another receipt while locked: 429')
+  t.match(String(during.headers['retry-after']), /^[0-9]+$/)
+  await app.secondFactor.unlock(user.id)
+  t.equal((await loginWithReceipt(app, { receipt: older, totp: user.code() })).body, RECEIPT_INVALID_BODY, 'after the lock: dead')
+  t.equal((await loginWithReceipt(app, { receipt, totp: user.code() })).body, RECEIPT_INVALID_BODY)
+})
+
+t.test('dead after TFA disable, an administrator\'s reset and a password change', async (t) => {
+  const disabled = await createTfaUser(app, clock)
+  const r1 = (await firstStep(disabled)).receipt
+  const off = await app.inject({ method: 'POST', url: '/tfa/disable', headers: bearer(disabled.token), payload: { totp: disabled.code() } })
+  t.equal(off.statusCode, 200, off.body)
+  clock.advance(STEP_MS)
+  t.equal((await loginWithReceipt(app, { receipt: r1, totp: disabled.code() })).body, RECEIPT_INVALID_BODY, 'disable')
+
+  // Reset then re-enrolment: the receipt was for the old factor, the new code must not use it.
+  const reset = await createTfaUser(app, clock)
+  const r2 = (await firstStep(reset)).receipt
+  const admin = await adminWithCode()
+  t.equal((await app.inject({ method: 'POST', url: `/admin/users/${reset.id}/tfa/reset`, headers: bearer(admin) })).statusCode, 200)
+  t.equal((await loginWithReceipt(app, { receipt: r2, totp: reset.code() })).body, RECEIPT_INVALID_BODY, 'reset')
+
+  const changer = await createTfaUser(app, clock)
+  const r3 = (await firstStep(changer)).receipt
+  const fresh = await login(app, { username: changer.username, password: changer.password, totp: changer.code() })
+  clock.advance(STEP_MS)
+  const change = await app.inject({ method: 'POST', url: '/password', headers: bearer(fresh.json().access_token), payload: { current_password: changer.password, totp: changer.code(), new_password: 'a brand new password' } })
+  t.equal(change.statusCode, 204, change.body)
+  clock.advance(STEP_MS)
+  t.equal((await loginWithReceipt(app, { receipt: r3, totp: changer.code() })).body, RECEIPT_INVALID_BODY, 'password change')
+})
+
+t.test('bound to its user and factor: unknown, garbled and expired receipts are dead', async (t) => {
+  const alice = await createTfaUser(app, clock)
+  const bob = await createTfaUser(app, clock)
+  const { receipt } = await firstStep(alice)
+  t.equal((await loginWithReceipt(app, { receipt, totp: bob.code() })).body, TFA_REQUIRED_BODY, 'Bob\'s code is wrong for Alice\'s receipt')
+  const ok = await loginWithReceipt(app, { receipt, totp: alice.code() })
+  t.equal((app.jwt.decode(ok.json().access_token) as { sub: string }).sub, alice.id, 'the login is Alice\'s')
+
+  t.equal((await loginWithReceipt(app, { receipt: 'twofold_lr_' + 'A'.repeat(49), totp: alice.code() })).body, RECEIPT_INVALID_BODY, 'garbled')
+  t.equal((await loginWithReceipt(app, { receipt: 'nothing like one', totp: alice.code() })).body, RECEIPT_INVALID_BODY)
+  const r = (await firstStep(alice)).receipt
+  t.equal((await loginWithReceipt(app, { receipt: r.slice(0, -1) + (r.endsWith('A') ? 'B' : 'A'), totp: alice.code() })).body, RECEIPT_INVALID_BODY, 'one character changed')
+
+  // Expired: the store's TTL is real time, so this one is checked on the in-process store's clock.
+  const memoryApp = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, REDIS_URL: undefined }), { now: clock.now })
+  const carol = await createTfaUser(memoryApp, clock)
+  const late = receiptOf(await login(memoryApp, { username: carol.username, password: carol.password }))
+  clock.advance(LOGIN_RECEIPT_TTL_SECONDS * 1000)
+  t.equal((await loginWithReceipt(memoryApp, { receipt: late, totp: carol.code() })).body, RECEIPT_INVALID_BODY, 'after 5 minutes')
+})
+
+t.test('keyed hash only: the receipt itself is nowhere in Redis', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const { receipt } = await firstStep(user)
+  const redis = app.redis!
+  const keys = await redis.keys(`${app.config.redisKeyPrefix}*`)
+  const read = async (k: string): Promise<string> => {
+    const type = await redis.type(k)
+    if (type === 'string') return String(await redis.get(k))
+    if (type === 'hash') return JSON.stringify(await redis.hgetall(k))
+    if (type === 'zset') return JSON.stringify(await redis.zrange(k, '0', '-1'))
+    if (type === 'set') return JSON.stringify(await redis.smembers(k))
+    if (type === 'stream') return JSON.stringify(await redis.xrange(k, '-', '+'))
+    return JSON.stringify(await redis.lrange(k, '0', '-1'))
+  }
+  const values = await Promise.all(keys.map(read))
+  t.notOk(keys.some(k => k.includes(receipt)) || values.some(v => v.includes(receipt)), 'neither a key nor a value holds it')
+  t.notOk(keys.some(k => k.includes(receipt.slice('twofold_lr_'.length, 30))))
+})
+
+t.test('SMS through the receipt: the code sent at the first step is entered at the second', async (t) => {
+  const user = await enrolSms(app, clock, receiver)
+  const first = await login(app, { username: user.username, password: user.password })
+  t.equal(first.body, TFA_REQUIRED_BODY)
+  t.equal(first.headers['x-tfa-method'], 'sms')
+  const code = receiver.lastCode(user.phone)
+  const ok = await loginWithReceipt(app, { receipt: receiptOf(first), totp: code })
+  t.equal(ok.statusCode, 200, ok.body)
+  t.same(amrOf(app, ok), ['pwd', 'sms', 'mfa'])
+})
+
+t.test('rate limited per client IP and per user', async (t) => {
+  const limited = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, RATE_LIMIT_LOGIN_MAX: '3' }), { now: clock.now })
+  const user = await createTfaUser(limited, clock)
+  const receipt = receiptOf(await limited.inject({ method: 'POST', url: '/login', remoteAddress: '192.0.2.1', payload: { username: user.username, password: user.password } }))
+  const perUser = []
+  for (let i = 0; i < 5; i++) {
+    perUser.push((await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: `198.51.100.${i + 1}`, payload: { receipt, totp: 'x' } })).statusCode)
+  }
+  t.same(perUser, [401, 401, 401, 429, 429], 'one user from many addresses')
+  const perIp = []
+  for (let i = 0; i < 3; i++) perIp.push((await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.9', payload: { receipt: 'twofold_lr_nothing', totp: '1' } })).statusCode)
+  t.same(perIp, [401, 401, 401])
+  t.equal((await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.9', payload: { receipt: 'twofold_lr_nothing', totp: '1' } })).statusCode, 429, 'one address')
+})
