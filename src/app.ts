@@ -18,6 +18,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import adminRoutes from './routes/admin.js'
 import apiKeyRoutes from './routes/api-keys.js'
 import healthRoutes from './routes/health.js'
+import homeRoutes from './routes/home.js'
 import loginRoutes from './routes/login.js'
 import tfaEnrolmentRoutes from './routes/tfa/enrolment.js'
 import tfaEventRoutes from './routes/tfa/events.js'
@@ -92,6 +93,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(swaggerPlugin)
 
   await app.register(healthRoutes)
+  await app.register(homeRoutes)
   await app.register(userRoutes)
   await app.register(loginRoutes)
   await app.register(sessionRoutes)
