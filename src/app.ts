@@ -9,6 +9,7 @@ import errorHandlerPlugin from './plugins/error-handler.js'
 import passwordsPlugin from './plugins/passwords.js'
 import prismaPlugin from './plugins/prisma.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
+import requestLogPlugin from './plugins/request-log.js'
 import revocationsPlugin from './plugins/revocations.js'
 import secondFactorPlugin from './plugins/second-factor.js'
 import servicesPlugin from './plugins/services.js'
@@ -60,6 +61,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // on a loaded machine that outlasts Fastify's 10 s default for a plugin.
     pluginTimeout: 60_000,
     return503OnClosing: true,
+    // plugins/request-log.ts writes one line per request instead of Fastify's two.
+    disableRequestLogging: true,
     forceCloseConnections: 'idle'
   }).withTypeProvider<TypeBoxTypeProvider>()
   // JSON only: Fastify also parses text/plain, which would reach validation as a string (400, not 415).
@@ -79,6 +82,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // Infrastructure first (each declares what it needs), then the domain over it, then HTTP.
   await app.register(configPlugin, { config, now: options.now ?? Date.now })
   await app.register(errorHandlerPlugin)
+  await app.register(requestLogPlugin)
   await app.register(storePlugin)
   await app.register(prismaPlugin)
   await app.register(auditPlugin)

@@ -51,10 +51,10 @@ t.test('SIGTERM to npm (only) stops the server `npm start` started', { timeout: 
   npm.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
   npm.stderr.on('data', (chunk: Buffer) => { out += chunk.toString() })
   const npmExited = new Promise<void>((resolve) => npm.on('exit', () => resolve()))
-  let serverPid: number | undefined
+  const server: { pid?: number } = {}
   t.teardown(() => {
     if (npm.exitCode === null) npm.kill('SIGKILL')
-    if (serverPid !== undefined && alive(serverPid)) process.kill(serverPid, 'SIGKILL')
+    if (server.pid !== undefined && alive(server.pid)) process.kill(server.pid, 'SIGKILL')
   })
 
   const deadline = Date.now() + 60_000
@@ -66,7 +66,7 @@ t.test('SIGTERM to npm (only) stops the server `npm start` started', { timeout: 
   t.ok(healthy, `npm start serves /healthz (output: ${out.slice(-500)})`)
   if (!healthy) return
   // pino writes the process id on every line: the server's own, whatever sits between it and npm.
-  serverPid = out.split('\n').map(line => { try { return (JSON.parse(line) as { pid?: number }).pid } catch { return undefined } }).find(pid => pid !== undefined)
+  const serverPid = server.pid = out.split('\n').map(line => { try { return (JSON.parse(line) as { pid?: number }).pid } catch { return undefined } }).find(pid => pid !== undefined)
   t.ok(serverPid, 'the server logged its pid')
   if (serverPid === undefined) return
   t.not(serverPid, npm.pid, 'the server is a process of its own')
