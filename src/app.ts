@@ -6,6 +6,7 @@ import auditPlugin from './plugins/audit.js'
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
+import metricsPlugin from './plugins/metrics.js'
 import passwordsPlugin from './plugins/passwords.js'
 import prismaPlugin from './plugins/prisma.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -87,6 +88,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(prismaPlugin)
   await app.register(auditPlugin)
   await app.register(passwordsPlugin)
+  // Before every route (it sees them as they are added) and after what it observes.
+  await app.register(metricsPlugin)
   await app.register(revocationsPlugin)
   await app.register(authPlugin)
   await app.register(rateLimitPlugin)

@@ -4,6 +4,7 @@ import type { ConsumeResult, EphemeralStore } from '../store/ephemeral-store.js'
 import { SmsDeliveryError, type SmsTransport } from '../sms/sms-transport.js'
 import { maskPhone } from '../sms/phone.js'
 import type { AuditLog, RequestContext } from './audit.js'
+import { smsThrottledChannel } from './signals.js'
 
 export const SMS_CODE_TTL_SECONDS = 300
 /** Nobody may use twofold to pump SMS: one message a minute, five an hour, per user. */
@@ -60,7 +61,11 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
       const masked = maskPhone(phone)
       const takenAt = now()
       const slot = await store.takeSendSlot(userId, takenAt, SMS_SEND_THROTTLE)
-      if (!slot.allowed) return { status: 'throttled', phone: masked, retryAfterMs: slot.retryAfterMs }
+      if (!slot.allowed) {
+        // Not audited (one row per impatient click): metrics hear it on this channel (plugins/metrics.ts).
+        smsThrottledChannel.publish({ purpose })
+        return { status: 'throttled', phone: masked, retryAfterMs: slot.retryAfterMs }
+      }
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0')
       try {
         await transport.send({ to: phone, message: messageFor(purpose, code) })
