@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config/config.js'
 import adminBootstrapPlugin from './plugins/admin-bootstrap.js'
 import auditPlugin from './plugins/audit.js'
+import auditRetentionPlugin from './plugins/audit-retention.js'
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
@@ -90,6 +91,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(passwordsPlugin)
   // Before every route (it sees them as they are added) and after what it observes.
   await app.register(metricsPlugin)
+  await app.register(auditRetentionPlugin)
   await app.register(revocationsPlugin)
   await app.register(authPlugin)
   await app.register(rateLimitPlugin)
