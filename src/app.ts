@@ -1,4 +1,4 @@
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config/config.js'
 import adminBootstrapPlugin from './plugins/admin-bootstrap.js'
@@ -64,7 +64,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     pluginTimeout: 60_000,
     return503OnClosing: true,
     // plugins/request-log.ts writes one line per request instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle'
   }).withTypeProvider<TypeBoxTypeProvider>()
   // JSON only: Fastify also parses text/plain, which would reach validation as a string (400, not 415).
