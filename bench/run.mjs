@@ -66,5 +66,6 @@ async function main () {
   report(results)
 }
 
-await main()
+if (process.argv.includes('--scale')) await (await import('./scale.mjs')).runScale()
+else await main()
 process.exit(0)

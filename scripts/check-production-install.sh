@@ -25,10 +25,17 @@ psql "$admin_url" -qc "CREATE DATABASE $db"
 db_url=$(node -e 'const u=new URL(process.argv[1]); u.pathname="/"+process.argv[2]; console.log(u.toString())' "$admin_url" "$db")
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 
+metrics_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+# Secrets as compose.yaml passes them: files named by *_FILE (Docker secrets).
+mkdir -p "$work/secrets"
+printf '%s\n' "$db_url" > "$work/secrets/database_url"
+head -c 48 /dev/urandom | base64 | tr -d '\n' > "$work/secrets/jwt_secret"
+head -c 32 /dev/urandom | base64 | tr -d '\n' > "$work/secrets/totp_encryption_key"
+
 (cd "$work/app" && exec env -i PATH="$PATH" NODE_ENV=production HOST=127.0.0.1 PORT="$port" \
-  DATABASE_URL="$db_url" REDIS_URL="$redis_url" REDIS_KEY_PREFIX="prodcheck-$$:" \
-  JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')" \
-  TOTP_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64 | tr -d '\n')" BCRYPT_COST=10 LOG_LEVEL=warn \
+  DATABASE_URL_FILE="$work/secrets/database_url" REDIS_URL="$redis_url" REDIS_KEY_PREFIX="prodcheck-$$:" \
+  JWT_SECRET_FILE="$work/secrets/jwt_secret" TOTP_ENCRYPTION_KEY_FILE="$work/secrets/totp_encryption_key" \
+  METRICS_PORT="$metrics_port" BCRYPT_COST=10 LOG_LEVEL=warn \
   node dist/server.js) > "$work/server.log" 2>&1 &
 pid=$!
 
@@ -39,6 +46,9 @@ echo
 curl -fsS -XPOST "$base/users" -H 'content-type: application/json' -d '{"username":"prodcheck","password":"prodcheck-password"}' >/dev/null
 curl -fsS -XPOST "$base/login" -H 'content-type: application/json' -d '{"username":"prodcheck","password":"prodcheck-password"}' | grep -q access_token
 curl -fsS "$base/docs/" | grep -qi 'swagger' || curl -fsS -L "$base/docs" | grep -qi 'swagger'
+curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep -q '^twofold_login_attempts_total{result="success",second_factor="none"} 1$' \
+  || { echo "metrics listener did not count the login" >&2; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")" = 404 ] || { echo "/metrics on the public port" >&2; exit 1; }
 kill -TERM "$pid"; wait "$pid"; status=$?; pid=
 [ "$status" = 0 ] || { echo "server exited with $status after SIGTERM" >&2; cat "$work/server.log" >&2; exit 1; }
-echo "production install: ready, register + login work, clean exit on SIGTERM"
+echo "production install: secrets from files, ready, register + login work, metrics on their own port, clean exit on SIGTERM"

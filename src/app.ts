@@ -1,14 +1,17 @@
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config/config.js'
 import adminBootstrapPlugin from './plugins/admin-bootstrap.js'
 import auditPlugin from './plugins/audit.js'
+import auditRetentionPlugin from './plugins/audit-retention.js'
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
+import metricsPlugin from './plugins/metrics.js'
 import passwordsPlugin from './plugins/passwords.js'
 import prismaPlugin from './plugins/prisma.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
+import requestLogPlugin from './plugins/request-log.js'
 import revocationsPlugin from './plugins/revocations.js'
 import secondFactorPlugin from './plugins/second-factor.js'
 import servicesPlugin from './plugins/services.js'
@@ -18,6 +21,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import adminRoutes from './routes/admin.js'
 import apiKeyRoutes from './routes/api-keys.js'
 import healthRoutes from './routes/health.js'
+import homeRoutes from './routes/home.js'
 import loginRoutes from './routes/login.js'
 import tfaEnrolmentRoutes from './routes/tfa/enrolment.js'
 import tfaEventRoutes from './routes/tfa/events.js'
@@ -62,6 +66,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // on a loaded machine that outlasts Fastify's 10 s default for a plugin.
     pluginTimeout: 60_000,
     return503OnClosing: true,
+    // plugins/request-log.ts writes one line per request instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle',
     ...connectionOptions(config.http),
     clientErrorHandler,
@@ -84,10 +90,14 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // Infrastructure first (each declares what it needs), then the domain over it, then HTTP.
   await app.register(configPlugin, { config, now: options.now ?? Date.now })
   await app.register(errorHandlerPlugin)
+  await app.register(requestLogPlugin)
   await app.register(storePlugin)
   await app.register(prismaPlugin)
   await app.register(auditPlugin)
   await app.register(passwordsPlugin)
+  // Before every route (it sees them as they are added) and after what it observes.
+  await app.register(metricsPlugin)
+  await app.register(auditRetentionPlugin)
   await app.register(revocationsPlugin)
   await app.register(authPlugin)
   await app.register(rateLimitPlugin)
@@ -98,6 +108,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(swaggerPlugin)
 
   await app.register(healthRoutes)
+  await app.register(homeRoutes)
   await app.register(userRoutes)
   await app.register(loginRoutes)
   await app.register(sessionRoutes)

@@ -62,6 +62,7 @@ const FLUSH_AT = 100
  */
 export function createAuditLog (prisma: PrismaClient, log: Logger, now: () => number) {
   let queue: EventRow[] = []
+  const observers: AuditObserver[] = []
   let timer: NodeJS.Timeout | undefined
   let inFlight: Promise<void> = Promise.resolve()
 
@@ -110,12 +111,20 @@ export function createAuditLog (prisma: PrismaClient, log: Logger, now: () => nu
 
     record (type: SecurityEventType, userId: string | null, ctx: RequestContext, detail?: Detail): void {
       queue.push({ type, userId, detail, ip: ctx.ip, userAgent: ctx.userAgent?.slice(0, 512), createdAt: new Date(now()) })
+      for (const observe of observers) observe(type, detail)
       // flush() never rejects (it logs), so nothing is left unhandled.
       if (queue.length >= FLUSH_AT) flush().catch(() => {})
       else timer ??= setTimeout(() => { flush().catch(() => {}) }, FLUSH_AFTER_MS)
     },
-    flush
+    flush,
+    /**
+     * Hears every event as it is recorded (metrics count them), synchronously, in the caller's
+     * async context; gets the type and detail only, never who or from where.
+     */
+    observe (observer: AuditObserver): void { observers.push(observer) }
   }
 }
+
+export type AuditObserver = (type: SecurityEventType, detail: Detail | undefined) => void
 
 export type AuditLog = ReturnType<typeof createAuditLog>

@@ -13,8 +13,12 @@ export interface PasswordHasher {
   verify: (password: string, hash: string) => Promise<boolean>
   /** Spends the same time as a real verification, for unknown users. */
   verifyAgainstDummy: (password: string) => Promise<false>
-  /** True while every hash slot is taken (see shedWhenBusy in plugins/passwords.ts). */
-  isFull: () => boolean
+  /** True while every hash slot is taken (see shedWhenBusy in plugins/passwords.ts); observers hear it as a refusal. */
+  shed: () => boolean
+  /** Hashes in flight (running or waiting for a libuv thread) and the cap. */
+  slots: () => { pending: number, max: number }
+  /** Hears how long each hash took from taking its slot to its result (waiting included), and each refusal. */
+  observe: (observer: { settled?: (seconds: number) => void, refused?: () => void }) => void
 }
 
 /**
@@ -27,17 +31,27 @@ export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxP
   // A real hash at the configured cost, so an unknown user costs what a known one does.
   const dummyHash = bcrypt.hashSync('twofold-timing-equaliser', cost)
 
+  const observers: Array<{ settled?: (seconds: number) => void, refused?: () => void }> = []
+
   function assertCapacity () {
-    if (pending >= maxPending) throw new AppError('overloaded', { retryAfterSeconds: 1 })
+    if (pending >= maxPending) {
+      for (const o of observers) o.refused?.()
+      throw new AppError('overloaded', { retryAfterSeconds: 1 })
+    }
   }
 
   async function withSlot<T> (work: () => Promise<T>): Promise<T> {
     assertCapacity()
     pending++
+    const started = observers.length > 0 ? process.hrtime.bigint() : 0n
     try {
       return await work()
     } finally {
       pending--
+      if (started !== 0n) {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9
+        for (const o of observers) o.settled?.(seconds)
+      }
     }
   }
 
@@ -54,6 +68,12 @@ export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxP
       await withSlot(() => bcrypt.compare(password, dummyHash))
       return false
     },
-    isFull: () => pending >= maxPending
+    shed () {
+      if (pending < maxPending) return false
+      for (const o of observers) o.refused?.()
+      return true
+    },
+    slots: () => ({ pending, max: maxPending }),
+    observe: (observer) => { observers.push(observer) }
   }
 }

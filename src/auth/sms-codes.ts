@@ -6,6 +6,7 @@ import { maskPhone } from '../sms/phone.js'
 import type { Config } from '../config/config.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { createSmsQuotas } from './sms-quotas.js'
+import { smsThrottledChannel } from './signals.js'
 
 export const SMS_CODE_TTL_SECONDS = 300
 /** Nobody may use twofold to pump SMS: one message a minute, five an hour, per user. */
@@ -74,7 +75,11 @@ export function createSmsCodes ({ store, transport, hashKeySource, issuer, now, 
       const masked = maskPhone(phone)
       const takenAt = now()
       const slot = await store.takeSendSlot(userId, takenAt, SMS_SEND_THROTTLE)
-      if (!slot.allowed) return { status: 'throttled', phone: masked, retryAfterMs: slot.retryAfterMs }
+      if (!slot.allowed) {
+        // Not audited (one row per impatient click): metrics hear it on this channel (plugins/metrics.ts).
+        smsThrottledChannel.publish({ purpose })
+        return { status: 'throttled', phone: masked, retryAfterMs: slot.retryAfterMs }
+      }
       // After the user's own throttle, so that a user's retries inside the minute spend no quota.
       const quota = await quotas.take(target, ctx)
       if (!quota.allowed) {

@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import os from 'node:os'
 import { Kind, Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { SECRET_VARIABLES, withSecretFiles } from './secret-files.js'
 
 const HOST_PORT_LIST = '^[^,:\\s]+:[0-9]{1,5}(,\\s*[^,:\\s]+:[0-9]{1,5})*$'
 
@@ -58,7 +59,11 @@ const EnvSchema = Type.Object({
   HTTP_CONNECTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 72000 })
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 72000 }),
+  // Operations (issue 16): metrics listener, audit retention.
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 400 })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -119,45 +124,83 @@ export interface Config {
   smsLimits: { numberMaxPerHour: number, globalMaxPerHour: number, enrolIpMaxPerHour: number, allowedCountries?: string[] }
   /** How long a client may hold a connection: idle, sending headers, sending the whole request, between keep-alive requests. */
   http: { connectionTimeoutMs: number, headersTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number }
+  /** Prometheus metrics on their own listener; absent (the default) means no listener and no collection. */
+  metrics?: { port: number, host: string }
+  /** Security events older than this are purged, in small batches, by one instance at a time. */
+  auditRetentionDays: number
 }
 
+export interface ConfigProblem { variable: string, detail: string }
+
 export class ConfigError extends Error {
-  constructor (readonly variable: string, detail: string) {
-    super(`Invalid configuration: ${variable} ${detail}`)
+  /** The first bad variable; `problems` has every one found. */
+  readonly variable: string
+  readonly problems: ConfigProblem[]
+  constructor (variable: string | ConfigProblem[], detail = '') {
+    const problems = typeof variable === 'string' ? [{ variable, detail }] : variable
+    super(`Invalid configuration: ${problems.map(p => `${p.variable} ${p.detail}`).join('; ')}`)
     this.name = 'ConfigError'
+    this.variable = problems[0]?.variable ?? 'environment'
+    this.problems = problems
   }
 }
 
-/** Validates the environment once, at boot. Throws ConfigError naming the first bad variable. */
-export function loadConfig (source: Record<string, string | undefined> = process.env): Config {
+/**
+ * Validates the environment once, at boot. Every malformed variable is reported at once (an
+ * operator fixes them in one go, not one restart each); rules between variables follow once
+ * each variable is well-formed. Secret variables may come from files (`X_FILE`, Docker secrets).
+ */
+export function loadConfig (given: Record<string, string | undefined> = process.env): Config {
+  const { env: source, problems } = withSecretFiles(given, SECRET_VARIABLES)
   const raw: Record<string, unknown> = {}
   for (const [key, schema] of Object.entries(EnvSchema.properties)) {
     const value = source[key]
     if (value === undefined || value === '') continue
     // TypeBox's conversion uses parseInt: "3.5" would become 3, "1e3" 1 and "true" 1.
-    if (schema[Kind] === 'Integer' && !/^-?[0-9]+$/.test(value)) throw new ConfigError(key, 'expected integer')
+    if (schema[Kind] === 'Integer' && !/^-?[0-9]+$/.test(value)) {
+      problems.push({ variable: key, detail: 'expected integer' })
+      continue
+    }
     raw[key] = value
   }
   const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
-  const firstError = Value.Errors(EnvSchema, env).First()
-  if (firstError) {
-    const variable = firstError.path.split('/')[1] ?? 'environment'
-    // The value is left out on purpose: it may be a secret.
-    // Only the first letter: lower-casing the rest would misquote patterns ("[a-za-z…]").
-    throw new ConfigError(variable, firstError.message.replace(/^./, c => c.toLowerCase()))
+  for (const error of Value.Errors(EnvSchema, env)) {
+    const variable = error.path.split('/')[1] ?? 'environment'
+    if (problems.some(p => p.variable === variable)) continue
+    problems.push({ variable, detail: describeError(variable, error.message) })
+  }
+  if (source.NODE_ENV === 'production') problems.push(...missingInProduction(source, problems))
+  if (problems.length > 0) {
+    const order = Object.keys(EnvSchema.properties)
+    throw new ConfigError(problems.sort((a, b) => order.indexOf(a.variable.replace(/_FILE$/, '')) - order.indexOf(b.variable.replace(/_FILE$/, ''))))
   }
   return toConfig(env as Env)
+}
+
+/** The value is left out on purpose: it may be a secret. Choices are listed, so a typo is one look away. */
+function describeError (variable: string, message: string): string {
+  const schema = (EnvSchema.properties as Record<string, { anyOf?: Array<{ const?: unknown }> }>)[variable]
+  const choices = schema?.anyOf?.map(s => s.const).filter(c => typeof c === 'string')
+  if (choices !== undefined && choices.length > 0) return `must be one of: ${choices.join(', ')}`
+  // Only the first letter: lower-casing the rest would misquote patterns ("[a-za-z…]").
+  return message.replace(/^./, c => c.toLowerCase())
+}
+
+function missingInProduction (source: Record<string, string | undefined>, known: ConfigProblem[]): ConfigProblem[] {
+  const missing: ConfigProblem[] = []
+  const unset = (name: string) => (source[name] ?? '') === '' && !known.some(p => p.variable === name || p.variable === `${name}_FILE`)
+  for (const name of ['DATABASE_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY']) {
+    if (unset(name)) missing.push({ variable: name, detail: 'is required when NODE_ENV=production' })
+  }
+  if (unset('REDIS_URL') && unset('REDIS_CLUSTER_NODES') && unset('REDIS_SENTINELS')) {
+    missing.push({ variable: 'REDIS_URL', detail: 'is required when NODE_ENV=production (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)' })
+  }
+  return missing
 }
 
 function toConfig (env: Env): Config {
   const production = env.NODE_ENV === 'production'
   if (production) {
-    for (const name of ['DATABASE_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'] as const) {
-      if (env[name] === undefined) throw new ConfigError(name, 'is required when NODE_ENV=production')
-    }
-    if (env.REDIS_URL === undefined && env.REDIS_CLUSTER_NODES === undefined && env.REDIS_SENTINELS === undefined) {
-      throw new ConfigError('REDIS_URL', 'is required when NODE_ENV=production (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)')
-    }
     if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 when NODE_ENV=production')
   }
   let requiredFrom: Date | undefined
@@ -216,6 +259,8 @@ function toConfig (env: Env): Config {
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
       : undefined,
     sms: smsConfig(env),
+    metrics: env.METRICS_PORT === undefined ? undefined : { port: env.METRICS_PORT, host: env.METRICS_HOST ?? env.HOST },
+    auditRetentionDays: env.AUDIT_RETENTION_DAYS,
     ...hardening(env)
   }
 }

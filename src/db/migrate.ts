@@ -33,7 +33,8 @@ export interface MigrationResult { applied: string[] }
  */
 export async function migrate (connectionString: string, log?: Logger, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
   const migrations = await readMigrations(dir)
-  const client = new pg.Client({ connectionString })
+  // A host that drops packets would otherwise hold the start for minutes (TCP's own timeout).
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 15_000 })
   await client.connect()
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID])

@@ -20,7 +20,7 @@ export default fp(async function passwordsPlugin (app) {
   app.decorate('passwords', passwords)
   // Callback style and synchronous: no promise, no thrown error on the refusal path.
   app.decorate('shedWhenBusy', function shedWhenBusy (_request, reply, done) {
-    if (passwords.isFull()) return refuse(reply, 'overloaded', 1)
+    if (passwords.shed()) return refuse(reply, 'overloaded', 1)
     done()
   } satisfies onRequestHookHandler)
 }, { name: 'passwords', dependencies: ['config'] })

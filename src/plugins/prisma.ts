@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres.js'
+import { databaseStartError } from '../db/connect-failure.js'
 import { migrate } from '../db/migrate.js'
 import { isDatabaseUnavailable } from '../db/unavailable.js'
 
@@ -28,7 +29,7 @@ export default fp(async function prismaPlugin (app) {
     await migrate(connectionString, app.log)
   } catch (err) {
     await embedded?.stop()
-    throw err
+    throw (config.databaseUrl !== undefined ? databaseStartError(err, config.databaseUrl) : undefined) ?? err
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString, max: config.databasePoolMax }) })
   app.decorate('prisma', prisma)

@@ -1,7 +1,13 @@
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ErrorCatalogue, errorBody, type ErrorName } from '../errors.js'
 
 const bodies = new Map<ErrorName, Buffer>()
+// Which refusal answered a request, for the response hooks that classify it (plugins/metrics.ts):
+// no error passes through onError on this path.
+const refused = new WeakMap<FastifyRequest, ErrorName>()
+
+/** The catalogue kind `refuse` answered this request with, if it did. */
+export const refusalOf = (request: FastifyRequest): ErrorName | undefined => refused.get(request)
 
 /**
  * Answers with a catalogue error serialized once per process: no Error object (its stack trace
@@ -14,6 +20,7 @@ export function refuse (reply: FastifyReply, kind: ErrorName, retryAfterSeconds:
     body = Buffer.from(JSON.stringify(errorBody(ErrorCatalogue[kind].status, ErrorCatalogue[kind].message)))
     bodies.set(kind, body)
   }
+  refused.set(reply.request, kind)
   reply.code(ErrorCatalogue[kind].status)
     .header('retry-after', String(retryAfterSeconds))
     .header('content-type', 'application/json; charset=utf-8')

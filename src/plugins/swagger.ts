@@ -16,7 +16,8 @@ export default fp(async function swaggerPlugin (app) {
       info: {
         title: 'twofold',
         version,
-        description: 'Password + TOTP two-factor authentication over REST/JSON. Every error has the same envelope (`Error`).'
+        description: 'Password + TOTP two-factor authentication over REST/JSON. Every error has the same envelope (`Error`). ' +
+          'This document, for tools and code generators: [/openapi.json](/openapi.json).'
       },
       servers: [{ url: '/', description: 'The twofold instance serving this document' }],
       tags: [
@@ -39,7 +40,16 @@ export default fp(async function swaggerPlugin (app) {
     // Stable component names from each shared schema's $id instead of def-0, def-1…
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    // The UI's own policy asks browsers to upgrade every request to https: over plain HTTP on any
+    // host but localhost (a VM opened by its IP) the assets then fail and the page stays white.
+    // TLS is the proxy's business; this page must work behind one and without.
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+    // The document the README names, relative to /docs so a path prefix in front still works.
+    uiConfig: { urls: [{ url: '../openapi.json', name: '/openapi.json' }] }
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'swagger' })
 

@@ -5,6 +5,7 @@ import { errorResponses } from '../schemas/responses.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', {
+    config: { quietLog: true },
     schema: {
       tags: ['operations'],
       operationId: 'getHealth',
@@ -14,6 +15,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
+    config: { quietLog: true },
     schema: {
       tags: ['operations'],
       operationId: 'getReadiness',

@@ -177,3 +177,21 @@ t.test('TRUSTED_DEVICE_DAYS: 30 by default, 0 turns remembered devices off, a ba
     t.throws(() => loadConfig({ TRUSTED_DEVICE_DAYS: bad }), { name: 'ConfigError', variable: 'TRUSTED_DEVICE_DAYS' }, bad)
   }
 })
+
+t.test('every malformed variable is reported at once, unions with their allowed values', async (t) => {
+  const err = configError(t, { NODE_ENV: 'prod', PORT: 'abc', REGISTRATION: 'maybe', BCRYPT_COST: '99', SMS_TRANSPORT: 'carrier-pigeon' })
+  t.same(err.problems.map(p => p.variable), ['NODE_ENV', 'PORT', 'BCRYPT_COST', 'REGISTRATION', 'SMS_TRANSPORT'], 'all five, in the schema\'s order')
+  t.equal(err.variable, 'NODE_ENV', 'variable: the first of them')
+  t.match(err.message, 'NODE_ENV must be one of: development, production, test')
+  t.match(err.message, 'REGISTRATION must be one of: open, closed')
+  t.match(err.message, 'SMS_TRANSPORT must be one of: none, webhook, log')
+  t.notMatch(err.message, /union/i, 'not TypeBox\'s "expected union value"')
+  t.notMatch(err.message, 'prod;', 'the value itself is not repeated')
+})
+
+t.test('production: every missing requirement at once', async (t) => {
+  const err = configError(t, { NODE_ENV: 'production' })
+  t.same(err.problems.map(p => p.variable), ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'], 'in the schema\'s order')
+  const withBadPort = configError(t, { NODE_ENV: 'production', PORT: 'x', JWT_SECRET: 'short' })
+  t.same(withBadPort.problems.map(p => p.variable), ['PORT', 'DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'], 'malformed and missing together; a short secret is named once')
+})

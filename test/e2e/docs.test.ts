@@ -40,3 +40,31 @@ t.test('GET /openapi.json is the committed openapi/openapi.json', async (t) => {
   t.match(res.headers.get('content-type'), /^application\/json/)
   t.strictSame(await res.json(), committed, 'run `npm run openapi` and commit the result if this fails')
 })
+
+t.test('the docs page works over plain HTTP on any address: a CSP without upgrade-insecure-requests', async (t) => {
+  // Host header as a VM opened by its IP sends it: nothing on this path may depend on localhost.
+  for (const path of ['/docs/', '/docs/static/index.html', '/docs/static/swagger-initializer.js']) {
+    const res = await fetch(`${base}${path}`, { headers: { host: `203.0.113.7:${port}` } })
+    t.equal(res.status, 200, path)
+    const csp = res.headers.get('content-security-policy') ?? ''
+    t.match(csp, /default-src 'self'/, `${path}: still a policy`)
+    t.match(csp, /script-src 'self'/, `${path}: scripts only from the instance`)
+    t.notMatch(csp, /upgrade-insecure-requests/, `${path}: assets are not forced onto https`)
+  }
+  const initializer = await (await fetch(`${base}/docs/static/swagger-initializer.js`)).text()
+  t.match(initializer, /"url":"\.\.\/openapi\.json"/, 'the UI shows /openapi.json, the document the README names')
+  t.match(initializer, /"name":"\/openapi\.json"/)
+})
+
+t.test('/ points at /docs and /ui/', async (t) => {
+  const html = await fetch(`${base}/`, { headers: { accept: 'text/html,application/xhtml+xml' } })
+  t.equal(html.status, 200)
+  t.match(html.headers.get('content-type'), /^text\/html/)
+  const page = await html.text()
+  t.match(page, /href="docs"/)
+  t.match(page, /href="ui\/"/)
+  t.match(page, /href="openapi\.json"/)
+  const json = await fetch(`${base}/`)
+  t.equal(json.status, 200)
+  t.strictSame(await json.json(), { docs: '/docs', openapi: '/openapi.json', ui: '/ui/' })
+})
