@@ -1,6 +1,6 @@
 // The environment tests run in: the real PostgreSQL and Redis, configs, apps built on them, and
 // a clock to move by hand. What a client does against those apps is in ./flows.ts.
-import { randomBytes, randomUUID } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { Cluster, Redis } from 'ioredis'
 import { buildApp, type App, type BuildOptions } from '../src/app.js'
@@ -43,6 +43,12 @@ export async function createTestDatabase (t: Teardown): Promise<string> {
   return url.toString()
 }
 
+/** A fresh private key (PKCS#8 PEM) for JWT_SIGNING_KEY: Ed25519 unless ES256 is asked for. */
+export function testSigningKey (alg: 'EdDSA' | 'ES256' = 'EdDSA'): string {
+  const { privateKey } = alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+}
+
 /** Config as production builds it, from an environment, with fast bcrypt and fresh secrets. */
 export function testConfig (env: Record<string, string | undefined> = {}): Config {
   return loadConfig({
@@ -51,7 +57,8 @@ export function testConfig (env: Record<string, string | undefined> = {}): Confi
     LOG_LEVEL: 'silent',
     ...redisEnv(),
     REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
-    JWT_SECRET: randomBytes(32).toString('base64'),
+    // The default algorithm (EdDSA) with a key of its own; HS256 tests set JWT_ALGORITHM and JWT_SECRET.
+    ...(env.JWT_ALGORITHM === undefined || env.JWT_ALGORITHM === 'EdDSA' ? { JWT_SIGNING_KEY: testSigningKey() } : {}),
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     RATE_LIMIT_LOGIN_MAX: '1000',
     RATE_LIMIT_TFA_MAX: '1000',
@@ -66,7 +73,7 @@ export function sharedEnv (databaseUrl: string, extra: Record<string, string> = 
   return {
     DATABASE_URL: databaseUrl,
     REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
-    JWT_SECRET: randomBytes(32).toString('base64'),
+    JWT_SIGNING_KEY: testSigningKey(),
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     // Two cores give a default of 8 waiting hashes; concurrency tests need every request to race.
     MAX_PENDING_HASHES: '200',

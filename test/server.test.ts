@@ -7,7 +7,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { createTestDatabase, TEST_REDIS_URL } from './helper.js'
+import { createTestDatabase, TEST_REDIS_URL, testSigningKey } from './helper.js'
 import { builtFile, ROOT as root } from './built.js'
 
 // The test is of the built server, as `npm start` runs it.
@@ -50,11 +50,11 @@ t.test('a bad variable: exit code 1, the variable named on stderr', async (t) =>
 })
 
 t.test('production without secrets refuses to start', async (t) => {
-  const run = startServer({ NODE_ENV: 'production', DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1' })
+  const run = startServer({ NODE_ENV: 'production', DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1', TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64') })
   t.teardown(() => { run.child.kill('SIGKILL') })
   const { code } = await run.exited
   t.equal(code, 1)
-  t.match(run.stderr(), /JWT_SECRET/)
+  t.match(run.stderr(), /JWT_SIGNING_KEY/)
 })
 
 t.test('SIGTERM: an in-flight request completes, then a clean exit', { timeout: 60_000 }, async (t) => {
@@ -75,7 +75,7 @@ t.test('SIGTERM: an in-flight request completes, then a clean exit', { timeout: 
     DATABASE_URL: await createTestDatabase(t),
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
-    JWT_SECRET: randomBytes(32).toString('base64'),
+    JWT_SIGNING_KEY: testSigningKey(),
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     DATA_DIR: dataDir,
     BCRYPT_COST: '12',

@@ -2,6 +2,8 @@ import { isIP } from 'node:net'
 import os from 'node:os'
 import { Kind, Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { introspectionConfig, jwtConfig, type IntrospectionConfig, type JwtConfig } from './jwt-config.js'
+import { JWT_ALGORITHMS } from './jwt-keys.js'
 
 const HOST_PORT_LIST = '^[^,:\\s]+:[0-9]{1,5}(,\\s*[^,:\\s]+:[0-9]{1,5})*$'
 
@@ -48,7 +50,19 @@ const EnvSchema = Type.Object({
   SMS_TRANSPORT: Type.Union([Type.Literal('none'), Type.Literal('webhook'), Type.Literal('log')], { default: 'none' }),
   SMS_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   SMS_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 32 })),
-  SMS_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000 })
+  SMS_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000 }),
+  // Access tokens other services verify (src/config/jwt-config.ts).
+  JWT_ALGORITHM: Type.Union(JWT_ALGORITHMS.map(a => Type.Literal(a)), { default: 'EdDSA' }),
+  JWT_SIGNING_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_SIGNING_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_KEY_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._~-]{1,128}$' })),
+  JWT_VERIFICATION_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_VERIFICATION_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  INTROSPECTION_CLIENTS: Type.Optional(Type.String({ minLength: 1 })),
+  INTROSPECTION_CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  RATE_LIMIT_INTROSPECT_MAX: Type.Integer({ minimum: 1, description: 'per minute and client address', default: 1200 })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -64,9 +78,11 @@ export interface Config {
   redisSentinel?: { sentinels: HostPort[], name: string, password?: string, tls: boolean }
   redisKeyPrefix: string
   dataDir: string
-  /** Filled from DATA_DIR by resolveLocalSecrets when not configured (never in production). */
-  jwtSecret?: string
   jwtTtlSeconds: number
+  /** How access tokens are signed, for whom, and the keys that verify them. */
+  jwt: JwtConfig
+  /** Who may call POST /introspect. */
+  introspection: IntrospectionConfig
   /** A session ends when not refreshed for `idleSeconds`, and `maxSeconds` after its login whatever the refreshes. */
   sessions: { idleSeconds: number, maxSeconds: number }
   bcryptCost: number
@@ -133,7 +149,8 @@ export function loadConfig (source: Record<string, string | undefined> = process
 function toConfig (env: Env): Config {
   const production = env.NODE_ENV === 'production'
   if (production) {
-    for (const name of ['DATABASE_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'] as const) {
+    // The JWT keys are checked in jwtConfig: which one is required depends on JWT_ALGORITHM.
+    for (const name of ['DATABASE_URL', 'TOTP_ENCRYPTION_KEY'] as const) {
       if (env[name] === undefined) throw new ConfigError(name, 'is required when NODE_ENV=production')
     }
     if (env.REDIS_URL === undefined && env.REDIS_CLUSTER_NODES === undefined && env.REDIS_SENTINELS === undefined) {
@@ -167,8 +184,9 @@ function toConfig (env: Env): Config {
     ...redisTopology(env),
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
     dataDir: env.DATA_DIR,
-    jwtSecret: env.JWT_SECRET,
     jwtTtlSeconds: env.JWT_TTL_SECONDS,
+    jwt: jwtConfig(env, production),
+    introspection: introspectionConfig(env),
     sessions: sessionLifetimes(env),
     bcryptCost: env.BCRYPT_COST,
     maxPendingHashes: env.MAX_PENDING_HASHES ?? defaultMaxPendingHashes(),
