@@ -18,6 +18,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import adminRoutes from './routes/admin.js'
 import apiKeyRoutes from './routes/api-keys.js'
 import healthRoutes from './routes/health.js'
+import introspectRoutes from './routes/introspect.js'
 import loginRoutes from './routes/login.js'
 import tfaEnrolmentRoutes from './routes/tfa/enrolment.js'
 import tfaEventRoutes from './routes/tfa/events.js'
@@ -26,6 +27,7 @@ import tfaSettingsRoutes from './routes/tfa/settings.js'
 import tfaSmsRoutes from './routes/tfa/sms.js'
 import sessionRoutes from './routes/sessions.js'
 import userRoutes from './routes/users.js'
+import wellKnownRoutes from './routes/well-known.js'
 import { SHARED_SCHEMAS } from './schemas/index.js'
 import { buildValidator } from './validation.js'
 
@@ -102,6 +104,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(tfaSmsRoutes)
   await app.register(adminRoutes, { prefix: '/admin' })
   await app.register(apiKeyRoutes)
+  await app.register(wellKnownRoutes)
+  await app.register(introspectRoutes)
   return app
 }
 
