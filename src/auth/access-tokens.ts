@@ -18,7 +18,9 @@ export interface VerifiedClaims extends AccessTokenClaims {
 const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt'])
 
 /** Why a token was refused; never shown to a client (every refusal is the same 401). */
-export class TokenRefused extends Error {}
+export class TokenRefused extends Error {
+  override name = 'TokenRefused'
+}
 
 const nowSeconds = () => Math.floor(Date.now() / 1000)
 const isString = (v: unknown): v is string => typeof v === 'string' && v !== ''
