@@ -44,6 +44,8 @@ export default fp(async function authPlugin (app) {
   const { revocations } = app
   const accessTokens = createAccessTokens(app.config.jwt)
   app.decorate('accessTokens', accessTokens)
+  // Which key signs is what an operator checks during a rotation (README "Rotating the signing key").
+  app.log.info({ algorithm: accessTokens.algorithm, kid: accessTokens.kid, alsoAccepted: app.config.jwt.verificationKeys.map(k => k.kid) }, 'access tokens: signing key')
   app.decorateRequest('user', null as unknown as VerifiedClaims)
 
   // A client sends the same token with every call, so verified tokens are remembered by their
