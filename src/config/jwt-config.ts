@@ -80,7 +80,8 @@ export function jwtConfig (env: Env, production: boolean): JwtConfig {
   }
   const signingKey = signingText === undefined ? undefined : withVariable(signingText.variable, () => parseSigningKey(signingText.text, algorithm, env.JWT_KEY_ID))
   if (signingKey === undefined && env.JWT_KEY_ID !== undefined) throw new ConfigError('JWT_KEY_ID', 'names the key of JWT_SIGNING_KEY, which is not set')
-  const verificationKeys = verificationText === undefined ? [] : withVariable(verificationText.variable, () => parseVerificationKeys(verificationText.text))
+  // An empty file is "no other key" (a compose secret that is mounted whether or not a rotation is on).
+  const verificationKeys = verificationText === undefined || verificationText.text.trim() === '' ? [] : withVariable(verificationText.variable, () => parseVerificationKeys(verificationText.text))
   return { algorithm, issuer, audiences, signingKey, verificationKeys: distinctKeys(verificationKeys, signingKey, verificationText?.variable ?? '') }
 }
 
