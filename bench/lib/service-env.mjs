@@ -3,6 +3,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { COST, JWT_ALGORITHM, REDIS_URL } from './options.mjs'
 
+/** The resource server the bench introspects as. */
+export const INTROSPECTION_CLIENT = { id: 'bench', secret: randomBytes(32).toString('hex') }
+
 export function serviceEnv ({ databaseUrl, redisKeyPrefix }) {
   return {
     NODE_ENV: 'production',
@@ -12,6 +15,7 @@ export function serviceEnv ({ databaseUrl, redisKeyPrefix }) {
     REDIS_URL,
     REDIS_KEY_PREFIX: redisKeyPrefix,
     ...jwtEnv(JWT_ALGORITHM),
+    INTROSPECTION_CLIENTS: `${INTROSPECTION_CLIENT.id}:${INTROSPECTION_CLIENT.secret}`,
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     TRUST_PROXY: 'true',
     ...(process.env.MAX_PENDING_HASHES ? { MAX_PENDING_HASHES: process.env.MAX_PENDING_HASHES } : {}),
@@ -20,7 +24,7 @@ export function serviceEnv ({ databaseUrl, redisKeyPrefix }) {
 }
 
 /** For the throughput server: limits out of the way, so what is measured is the login itself. */
-export const WITHOUT_LIMITS = { RATE_LIMIT_LOGIN_MAX: '1000000000', RATE_LIMIT_TFA_MAX: '1000000000', TFA_MAX_FAILURES: '1000000' }
+export const WITHOUT_LIMITS = { RATE_LIMIT_LOGIN_MAX: '1000000000', RATE_LIMIT_TFA_MAX: '1000000000', TFA_MAX_FAILURES: '1000000', RATE_LIMIT_INTROSPECT_MAX: '1000000000' }
 
 /** The signing setup for the algorithm under test (the default EdDSA unless BENCH_JWT_ALGORITHM says otherwise). */
 function jwtEnv (algorithm) {
