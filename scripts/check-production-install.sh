@@ -23,11 +23,13 @@ if [ -d "$work/app/node_modules/typescript" ] || [ -d "$work/app/node_modules/ta
 fi
 psql "$admin_url" -qc "CREATE DATABASE $db"
 db_url=$(node -e 'const u=new URL(process.argv[1]); u.pathname="/"+process.argv[2]; console.log(u.toString())' "$admin_url" "$db")
+# The signing key as production gets it: a file (a container secret), as `openssl genpkey -algorithm ed25519` writes it.
+node -e 'process.stdout.write(require("crypto").generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }))' > "$work/jwt-signing-key.pem"
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 
 (cd "$work/app" && exec env -i PATH="$PATH" NODE_ENV=production HOST=127.0.0.1 PORT="$port" \
   DATABASE_URL="$db_url" REDIS_URL="$redis_url" REDIS_KEY_PREFIX="prodcheck-$$:" \
-  JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')" \
+  JWT_SIGNING_KEY_FILE="$work/jwt-signing-key.pem" \
   TOTP_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64 | tr -d '\n')" BCRYPT_COST=10 LOG_LEVEL=warn \
   node dist/server.js) > "$work/server.log" 2>&1 &
 pid=$!
@@ -38,7 +40,8 @@ curl -fsS "$base/readyz" || { echo "server from the production install never bec
 echo
 curl -fsS -XPOST "$base/users" -H 'content-type: application/json' -d '{"username":"prodcheck","password":"prodcheck-password"}' >/dev/null
 curl -fsS -XPOST "$base/login" -H 'content-type: application/json' -d '{"username":"prodcheck","password":"prodcheck-password"}' | grep -q access_token
+curl -fsS "$base/.well-known/jwks.json" | grep -q '"kty":"OKP"'
 curl -fsS "$base/docs/" | grep -qi 'swagger' || curl -fsS -L "$base/docs" | grep -qi 'swagger'
 kill -TERM "$pid"; wait "$pid"; status=$?; pid=
 [ "$status" = 0 ] || { echo "server exited with $status after SIGTERM" >&2; cat "$work/server.log" >&2; exit 1; }
-echo "production install: ready, register + login work, clean exit on SIGTERM"
+echo "production install: ready, register + login work, the JWKS is served, clean exit on SIGTERM"
