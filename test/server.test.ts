@@ -57,6 +57,15 @@ t.test('production without secrets refuses to start', async (t) => {
   t.match(run.stderr(), /JWT_SIGNING_KEY/)
 })
 
+t.test('a signing key that does not fit JWT_ALGORITHM stops the boot, naming the variable', async (t) => {
+  const run = startServer({ NODE_ENV: 'test', JWT_ALGORITHM: 'EdDSA', JWT_SIGNING_KEY: testSigningKey('ES256') })
+  t.teardown(() => { run.child.kill('SIGKILL') })
+  const { code } = await run.exited
+  t.equal(code, 1)
+  t.match(run.stderr(), /Invalid configuration: JWT_SIGNING_KEY is an EC P-256 key, but JWT_ALGORITHM=EdDSA needs an Ed25519 key/)
+  t.notMatch(run.stderr(), /PRIVATE KEY/, 'the key is not printed')
+})
+
 t.test('SIGTERM: an in-flight request completes, then a clean exit', { timeout: 60_000 }, async (t) => {
   const port = await freePort()
   const prefix = `test:server:${randomBytes(6).toString('hex')}:`
