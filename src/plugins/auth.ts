@@ -22,7 +22,8 @@ declare module 'fastify' {
     accessTokens: AccessTokens
     /**
      * The claims of a token twofold issued, not expired, whose session or API key is not ended;
-     * undefined otherwise. Authenticating routes and introspection both ask this.
+     * undefined otherwise. Throws `revocationsUnavailable` (503) when ended sessions can't be
+     * checked. Authenticating routes and introspection both ask this.
      */
     activeClaims: (token: string) => VerifiedClaims | undefined
     /** The one issuing path: every token the service hands out is signed here. */

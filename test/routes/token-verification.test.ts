@@ -154,3 +154,11 @@ t.test('POST /introspect is rate limited per address', async (t) => {
   const res = await call()
   t.ok(Number(res.headers['retry-after']) > 0, 'Retry-After')
 })
+
+t.test('POST /introspect: an enrolment-only token says its scope', async (t) => {
+  const mandatory = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), TFA_REQUIRED: 'true', INTROSPECTION_CLIENTS: `rs:${SECRET}` }))
+  const user = await plainUser(mandatory)
+  t.equal(decodeClaims<{ scope?: string }>(user.token).scope, 'tfa:enroll')
+  const res = await mandatory.inject({ method: 'POST', url: '/introspect', headers: { authorization: basic('rs', SECRET) }, payload: { token: user.token } })
+  t.match(res.json(), { active: true, scope: 'tfa:enroll', client_id: 'twofold' })
+})
