@@ -49,6 +49,11 @@ export function testSigningKey (alg: 'EdDSA' | 'ES256' = 'EdDSA'): string {
   return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
 }
 
+function testJwtKey (algorithm = 'EdDSA'): Record<string, string> {
+  if (algorithm === 'HS256') return { JWT_SECRET: randomBytes(32).toString('base64') }
+  return algorithm === 'ES256' ? { JWT_SIGNING_KEY: testSigningKey('ES256') } : { JWT_SIGNING_KEY: testSigningKey() }
+}
+
 /** Config as production builds it, from an environment, with fast bcrypt and fresh secrets. */
 export function testConfig (env: Record<string, string | undefined> = {}): Config {
   return loadConfig({
@@ -57,8 +62,8 @@ export function testConfig (env: Record<string, string | undefined> = {}): Confi
     LOG_LEVEL: 'silent',
     ...redisEnv(),
     REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
-    // The default algorithm (EdDSA) with a key of its own; HS256 tests set JWT_ALGORITHM and JWT_SECRET.
-    ...(env.JWT_ALGORITHM === undefined || env.JWT_ALGORITHM === 'EdDSA' ? { JWT_SIGNING_KEY: testSigningKey() } : {}),
+    // A key of its own for the algorithm asked for (EdDSA, the default, unless JWT_ALGORITHM says otherwise).
+    ...testJwtKey(env.JWT_ALGORITHM),
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     RATE_LIMIT_LOGIN_MAX: '1000',
     RATE_LIMIT_TFA_MAX: '1000',

@@ -162,3 +162,15 @@ t.test('POST /introspect: an enrolment-only token says its scope', async (t) => 
   const res = await mandatory.inject({ method: 'POST', url: '/introspect', headers: { authorization: basic('rs', SECRET) }, payload: { token: user.token } })
   t.match(res.json(), { active: true, scope: 'tfa:enroll', client_id: 'twofold' })
 })
+
+t.test('ES256: the same through the API, a P-256 key in the JWKS', async (t) => {
+  const es = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), JWT_ALGORITHM: 'ES256', INTROSPECTION_CLIENTS: `rs:${SECRET}` }))
+  const user = await plainUser(es)
+  t.same(decodeHeader(user.token), { alg: 'ES256', typ: 'at+jwt', kid: es.accessTokens.kid })
+  t.equal((await es.inject({ method: 'GET', url: '/me', headers: bearer(user.token) })).statusCode, 200)
+  const { keys } = (await es.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: Array<Record<string, string>> }
+  t.match(keys, [{ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', x: String, y: String }])
+  const [h, p, s] = user.token.split('.') as [string, string, string]
+  t.ok(verify('sha256', Buffer.from(`${h}.${p}`), { key: createPublicKey({ key: keys[0]!, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url')), 'the JWKS key verifies the token')
+  t.equal((await es.inject({ method: 'POST', url: '/introspect', headers: { authorization: basic('rs', SECRET) }, payload: { token: user.token } })).json().active, true)
+})
