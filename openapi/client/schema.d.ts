@@ -793,6 +793,8 @@ export interface components {
             introspection_endpoint_auth_methods_supported: string[];
             /** @description None: twofold has no authorization endpoint. */
             response_types_supported: string[];
+            /** @description None of OAuth's grant types: POST /token exchanges an API key sent as `Authorization: ApiKey …`. */
+            grant_types_supported: string[];
             scopes_supported: string[];
             service_documentation: string;
         };

@@ -19,6 +19,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     introspection_endpoint: `${base}/introspect`,
     introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
     response_types_supported: [],
+    // Omitted, RFC 8414 would mean authorization_code and implicit: twofold offers neither.
+    grant_types_supported: [],
     scopes_supported: [ENROLL_SCOPE],
     service_documentation: `${base}/docs`
   }

@@ -22,6 +22,7 @@ export const AuthorizationServerMetadataSchema = Type.Object({
   introspection_endpoint: Type.String(),
   introspection_endpoint_auth_methods_supported: Type.Array(Type.String()),
   response_types_supported: Type.Array(Type.String(), { description: 'None: twofold has no authorization endpoint.' }),
+  grant_types_supported: Type.Array(Type.String(), { description: 'None of OAuth\'s grant types: POST /token exchanges an API key sent as `Authorization: ApiKey …`.' }),
   scopes_supported: Type.Array(Type.String()),
   service_documentation: Type.String()
 }, { $id: 'AuthorizationServerMetadata', additionalProperties: false })
