@@ -13,6 +13,8 @@ export interface JwtConfig {
   signingKey?: SigningKey
   /** Published and accepted besides the signing key: the previous keys, and the next one before a switch. */
   verificationKeys: VerificationKey[]
+  /** Set in production when the issuer was derived from HOST/PORT: logged at boot. */
+  issuerWarning?: string
 }
 
 export interface IntrospectionConfig {
@@ -61,6 +63,10 @@ export function jwtConfig (env: Env, production: boolean): JwtConfig {
       throw new ConfigError('JWT_ISSUER', 'must be the service\'s public http(s) URL, without query or fragment (e.g. https://auth.example.com)')
     }
   }
+  // Behind a proxy or in a container HOST/PORT is rarely the URL services know the issuer by.
+  const issuerWarning = production && env.JWT_ISSUER === undefined
+    ? `JWT_ISSUER is not set: tokens name ${issuer} as their issuer; set JWT_ISSUER to the public URL your services verify against`
+    : undefined
   const audiences = env.JWT_AUDIENCE === undefined ? [issuer] : env.JWT_AUDIENCE.split(',').map(a => a.trim())
   if (audiences.some(a => a === '')) throw new ConfigError('JWT_AUDIENCE', 'must be one audience or a comma-separated list without empty entries')
 
@@ -71,7 +77,7 @@ export function jwtConfig (env: Env, production: boolean): JwtConfig {
     if (verificationText !== undefined) throw new ConfigError(verificationText.variable, 'is for EdDSA and ES256: an HS256 secret is never published')
     if (production && env.JWT_SECRET === undefined) throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production and JWT_ALGORITHM=HS256')
     const signingKey = env.JWT_SECRET === undefined ? undefined : secretSigningKey(env.JWT_SECRET, env.JWT_KEY_ID)
-    return { algorithm, issuer, audiences, signingKey, verificationKeys: [] }
+    return { algorithm, issuer, audiences, signingKey, verificationKeys: [], issuerWarning }
   }
   // A secret left over from HS256 days would otherwise be silently ignored.
   if (env.JWT_SECRET !== undefined) throw new ConfigError('JWT_SECRET', `is only used with JWT_ALGORITHM=HS256 (now ${algorithm}): remove it, or set JWT_ALGORITHM=HS256`)
@@ -82,7 +88,7 @@ export function jwtConfig (env: Env, production: boolean): JwtConfig {
   if (signingKey === undefined && env.JWT_KEY_ID !== undefined) throw new ConfigError('JWT_KEY_ID', 'names the key of JWT_SIGNING_KEY, which is not set')
   // An empty file is "no other key" (a compose secret that is mounted whether or not a rotation is on).
   const verificationKeys = verificationText === undefined || verificationText.text.trim() === '' ? [] : withVariable(verificationText.variable, () => parseVerificationKeys(verificationText.text))
-  return { algorithm, issuer, audiences, signingKey, verificationKeys: distinctKeys(verificationKeys, signingKey, verificationText?.variable ?? '') }
+  return { algorithm, issuer, audiences, signingKey, verificationKeys: distinctKeys(verificationKeys, signingKey, verificationText?.variable ?? ''), issuerWarning }
 }
 
 /** One key per kid: the same key listed twice is harmless (a rotation step), two keys under one kid are not. */

@@ -47,6 +47,7 @@ export default fp(async function authPlugin (app) {
   app.decorate('accessTokens', accessTokens)
   // Which key signs is what an operator checks during a rotation (README "Rotating the signing key").
   app.log.info({ algorithm: accessTokens.algorithm, kid: accessTokens.kid, alsoAccepted: app.config.jwt.verificationKeys.map(k => k.kid) }, 'access tokens: signing key')
+  if (app.config.jwt.issuerWarning !== undefined) app.log.warn(app.config.jwt.issuerWarning)
   app.decorateRequest('user', null as unknown as VerifiedClaims)
 
   // A client sends the same token with every call, so verified tokens are remembered by their

@@ -86,6 +86,9 @@ t.test('production: the key that JWT_ALGORITHM needs', async (t) => {
   t.equal(configError(t, withoutKey).variable, 'JWT_SIGNING_KEY')
   t.equal(configError(t, { ...withoutKey, JWT_ALGORITHM: 'HS256' }).variable, 'JWT_SECRET')
   t.equal(loadConfig({ ...withoutKey, JWT_ALGORITHM: 'HS256', JWT_SECRET: 'x'.repeat(40) }).jwt.signingKey?.alg, 'HS256', 'HS256 as before')
+  t.match(loadConfig(PRODUCTION).jwt.issuerWarning, /JWT_ISSUER is not set/, 'an issuer derived from HOST/PORT is announced in production')
+  t.equal(loadConfig({ ...PRODUCTION, JWT_ISSUER: 'https://auth.example.com' }).jwt.issuerWarning, undefined)
+  t.equal(loadConfig({}).jwt.issuerWarning, undefined, 'not outside production')
 })
 
 t.test('verification keys: a JWK Set, a JSON array or PEM blocks; public halves only; one key per kid', async (t) => {
