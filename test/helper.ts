@@ -3,8 +3,12 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { Cluster, Redis } from 'ioredis'
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
 import { buildApp, type App, type BuildOptions } from '../src/app.js'
+import { createAccessTokens, jwtRegistrations, type AccessTokens } from '../src/auth/access-tokens.js'
 import { loadConfig, type Config } from '../src/config/config.js'
+import type { JwtConfig } from '../src/config/jwt-config.js'
 
 // The real services the suite runs against (started by .ci/run); override for other setups.
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
@@ -41,6 +45,14 @@ export async function createTestDatabase (t: Teardown): Promise<string> {
   const url = new URL(ADMIN_DATABASE_URL)
   url.pathname = `/${name}`
   return url.toString()
+}
+
+/** Access tokens for a JWT configuration without the rest of the app: @fastify/jwt registered as the auth plugin does. */
+export async function accessTokensFor (jwt: JwtConfig): Promise<AccessTokens> {
+  const app = Fastify()
+  for (const options of jwtRegistrations(jwt)) await app.register(fastifyJwt, options)
+  await app.ready()
+  return createAccessTokens(jwt, app.jwt)
 }
 
 /** A fresh private key (PKCS#8 PEM) for JWT_SIGNING_KEY: Ed25519 unless ES256 is asked for. */

@@ -1,7 +1,8 @@
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto'
 import t from 'tap'
-import { createAccessTokens, TokenRefused } from '../../src/auth/access-tokens.js'
+import { TokenRefused } from '../../src/auth/access-tokens.js'
 import { loadConfig } from '../../src/config/config.js'
+import { accessTokensFor } from '../helper.js'
 
 const pkcs8 = (key: { export: (o: { type: 'pkcs8', format: 'pem' }) => string | Buffer }) => key.export({ type: 'pkcs8', format: 'pem' }).toString()
 const spki = (key: { export: (o: { type: 'spki', format: 'pem' }) => string | Buffer }) => key.export({ type: 'spki', format: 'pem' }).toString()
@@ -17,7 +18,7 @@ for (const algorithm of ['EdDSA', 'ES256'] as const) {
   t.test(`${algorithm}: RFC 9068 tokens, and every forgery refused`, async (t) => {
     const pair = algorithm === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
     const config = loadConfig({ JWT_ALGORITHM: algorithm, JWT_SIGNING_KEY: pkcs8(pair.privateKey), JWT_ISSUER: ISSUER, JWT_AUDIENCE: 'https://api.example.com,https://billing.example.com' })
-    const tokens = createAccessTokens(config.jwt)
+    const tokens = await accessTokensFor(config.jwt)
     const token = tokens.sign(claims, 600)
     const { header, payload, h, p, s } = pieces(token)
     t.same(header, { alg: algorithm, typ: 'at+jwt', kid: tokens.kid }, 'header: alg, typ at+jwt, kid')
@@ -51,9 +52,11 @@ for (const algorithm of ['EdDSA', 'ES256'] as const) {
     refused('wrong issuer', signed(header, { ...payload, iss: 'https://evil.example.com' }))
     refused('typ JWT', signed({ ...header, typ: 'JWT' }, payload))
     refused('unknown kid', signed({ ...header, kid: 'nope' }, payload))
-    refused('another key under our kid', (() => {
+    refused('a critical header', signed({ ...header, crit: ['exp'] }, payload))
+    refused('a critical header, even null', signed({ ...header, crit: null }, payload))
+    refused('another key under our kid', await (async () => {
       const other = algorithm === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-      return createAccessTokens(loadConfig({ JWT_ALGORITHM: algorithm, JWT_SIGNING_KEY: pkcs8(other.privateKey), JWT_ISSUER: ISSUER, JWT_KEY_ID: tokens.kid }).jwt).sign(claims, 600)
+      return (await accessTokensFor(loadConfig({ JWT_ALGORITHM: algorithm, JWT_SIGNING_KEY: pkcs8(other.privateKey), JWT_ISSUER: ISSUER, JWT_KEY_ID: tokens.kid }).jwt)).sign(claims, 600)
     })())
     refused('two parts', `${h}.${p}`)
     refused('four parts', `${token}.x`)
@@ -69,11 +72,11 @@ t.test('rotation: old tokens verify with the previous key, new ones carry the ne
   const keyB = generateKeyPairSync('ed25519')
   const env = { JWT_ISSUER: ISSUER }
   // Step 1: A signs, B is published ahead of the switch.
-  const step1 = createAccessTokens(loadConfig({ ...env, JWT_SIGNING_KEY: pkcs8(keyA.privateKey), JWT_VERIFICATION_KEYS: spki(keyB.publicKey) }).jwt)
+  const step1 = await accessTokensFor(loadConfig({ ...env, JWT_SIGNING_KEY: pkcs8(keyA.privateKey), JWT_VERIFICATION_KEYS: spki(keyB.publicKey) }).jwt)
   const beforeSwitch = step1.sign(claims, 600)
   t.equal(step1.jwks.keys.length, 2, 'the next key is published before it signs')
   // Step 2: B signs, A stays accepted.
-  const step2 = createAccessTokens(loadConfig({ ...env, JWT_SIGNING_KEY: pkcs8(keyB.privateKey), JWT_VERIFICATION_KEYS: spki(keyA.publicKey) }).jwt)
+  const step2 = await accessTokensFor(loadConfig({ ...env, JWT_SIGNING_KEY: pkcs8(keyB.privateKey), JWT_VERIFICATION_KEYS: spki(keyA.publicKey) }).jwt)
   const afterSwitch = step2.sign(claims, 600)
   t.not(pieces(afterSwitch).header.kid, pieces(beforeSwitch).header.kid, 'new tokens carry the new kid')
   t.equal(pieces(afterSwitch).header.kid, step2.kid)
@@ -81,14 +84,14 @@ t.test('rotation: old tokens verify with the previous key, new ones carry the ne
   t.ok(step2.verify(afterSwitch))
   t.ok(step1.verify(afterSwitch), 'an instance not yet switched accepts the new tokens too (published in step 1)')
   // Step 3: A is removed once its tokens have expired.
-  const step3 = createAccessTokens(loadConfig({ ...env, JWT_SIGNING_KEY: pkcs8(keyB.privateKey) }).jwt)
+  const step3 = await accessTokensFor(loadConfig({ ...env, JWT_SIGNING_KEY: pkcs8(keyB.privateKey) }).jwt)
   t.throws(() => step3.verify(beforeSwitch), TokenRefused, 'a key removed from the list no longer verifies')
   t.ok(step3.verify(afterSwitch))
   t.same(step3.jwks.keys.map(k => k.kid), [step2.kid], 'and is no longer published')
 })
 
 t.test('HS256: the secret signs and verifies, and is never published', async (t) => {
-  const tokens = createAccessTokens(loadConfig({ JWT_ALGORITHM: 'HS256', JWT_SECRET: 'h'.repeat(40), JWT_ISSUER: ISSUER }).jwt)
+  const tokens = await accessTokensFor(loadConfig({ JWT_ALGORITHM: 'HS256', JWT_SECRET: 'h'.repeat(40), JWT_ISSUER: ISSUER }).jwt)
   const token = tokens.sign(claims, 60)
   t.same(pieces(token).header, { alg: 'HS256', typ: 'at+jwt', kid: 'hs256' })
   t.ok(tokens.verify(token))

@@ -5,9 +5,8 @@ import { generateKeyPairSync } from 'node:crypto'
 import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { createAccessTokens } from '../../src/auth/access-tokens.js'
 import { loadConfig } from '../../src/config/config.js'
-import { buildTestApp, createTestDatabase, sharedEnv, testConfig } from '../helper.js'
+import { accessTokensFor, buildTestApp, createTestDatabase, sharedEnv, testConfig } from '../helper.js'
 import { bearer, decodeClaims, decodeHeader, plainUser } from '../flows.js'
 
 const keyA = generateKeyPairSync('ed25519')
@@ -83,14 +82,14 @@ t.test('a login\'s token is accepted, forgeries are refused, old and new tokens 
   await refused('tampered signature', `${h}.${p}.${s.slice(0, -2)}${s.endsWith('AA') ? 'BB' : 'AA'}`)
   await refused('alg none', `${part({ alg: 'none', typ: 'at+jwt', kid: decodeHeader(alice.token).kid })}.${p}.`)
   // Signed with twofold's own key, so only the claim can be what refuses them.
-  const sameKey = (env: Record<string, string>) => createAccessTokens(loadConfig({ JWT_SIGNING_KEY: pkcs8(keyA), JWT_ISSUER: ISSUER, ...env }).jwt)
+  const sameKey = async (env: Record<string, string>) => await accessTokensFor(loadConfig({ JWT_SIGNING_KEY: pkcs8(keyA), JWT_ISSUER: ISSUER, ...env }).jwt)
   const now = Math.floor(Date.now() / 1000)
   const aliceClaims = { sub: alice.id, username: alice.username, amr: ['pwd' as const], sid: claims.sid as string }
-  await refused('expired', sameKey({ JWT_AUDIENCE: AUDIENCE }).sign(aliceClaims, 60, now - 120), 'ERR_JWT_EXPIRED')
-  await refused('another audience', sameKey({ JWT_AUDIENCE: 'https://billing.example.test' }).sign(aliceClaims, 600), 'ERR_JWT_CLAIM_VALIDATION_FAILED')
-  t.equal((await resource(sameKey({ JWT_AUDIENCE: AUDIENCE }).sign(aliceClaims, 600))).status, 200, 'the same construction for its audience passes')
+  await refused('expired', (await sameKey({ JWT_AUDIENCE: AUDIENCE })).sign(aliceClaims, 60, now - 120), 'ERR_JWT_EXPIRED')
+  await refused('another audience', (await sameKey({ JWT_AUDIENCE: 'https://billing.example.test' })).sign(aliceClaims, 600), 'ERR_JWT_CLAIM_VALIDATION_FAILED')
+  t.equal((await resource((await sameKey({ JWT_AUDIENCE: AUDIENCE })).sign(aliceClaims, 600))).status, 200, 'the same construction for its audience passes')
   const stranger = generateKeyPairSync('ed25519')
-  await refused('another key', createAccessTokens(loadConfig({ JWT_SIGNING_KEY: stranger.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE }).jwt).sign(aliceClaims, 600))
+  await refused('another key', (await accessTokensFor(loadConfig({ JWT_SIGNING_KEY: stranger.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE }).jwt)).sign(aliceClaims, 600))
 
   // Step 2: B signs, A is still accepted, on every side.
   await app.close()
