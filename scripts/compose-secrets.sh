@@ -10,7 +10,10 @@ mkdir -p secrets
 new() { [ -s "secrets/$1" ] || { shift; "$@" > "secrets/$name"; }; }
 name=postgres_password; new "$name" openssl rand -hex 24
 name=redis_password; new "$name" openssl rand -hex 24
-name=jwt_secret; new "$name" openssl rand -base64 48
+name=jwt-signing-key.pem; new "$name" openssl genpkey -algorithm ed25519
+# Empty unless a key rotation is under way (README "Rotating the signing key"), or until a
+# resource server gets introspection credentials (client_id:secret per line).
+touch secrets/jwt-verification-keys.pem secrets/introspection-clients
 name=totp_encryption_key; new "$name" openssl rand -base64 32
 # The URLs carry the passwords above (twofold reads DATABASE_URL_FILE and REDIS_URL_FILE).
 printf 'postgresql://twofold:%s@postgres:5432/twofold\n' "$(cat secrets/postgres_password)" > secrets/database_url

@@ -22,6 +22,7 @@ import adminRoutes from './routes/admin.js'
 import apiKeyRoutes from './routes/api-keys.js'
 import healthRoutes from './routes/health.js'
 import homeRoutes from './routes/home.js'
+import introspectRoutes from './routes/introspect.js'
 import loginRoutes from './routes/login.js'
 import tfaEnrolmentRoutes from './routes/tfa/enrolment.js'
 import tfaEventRoutes from './routes/tfa/events.js'
@@ -32,6 +33,7 @@ import tfaTrustedDeviceRoutes from './routes/tfa/trusted-devices.js'
 import sessionRoutes from './routes/sessions.js'
 import userRoutes from './routes/users.js'
 import { clientErrorHandler, connectionOptions, frameworkErrors } from './http/server-options.js'
+import wellKnownRoutes from './routes/well-known.js'
 import { SHARED_SCHEMAS } from './schemas/index.js'
 import { buildValidator } from './validation.js'
 
@@ -120,6 +122,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(tfaTrustedDeviceRoutes)
   await app.register(adminRoutes, { prefix: '/admin' })
   await app.register(apiKeyRoutes)
+  await app.register(wellKnownRoutes)
+  await app.register(introspectRoutes)
   return app
 }
 

@@ -27,6 +27,7 @@ export const ErrorCatalogue = {
   unauthenticated: { status: 401, message: 'A valid Bearer access token is required.' },
   // Same wording for unknown, garbled, expired, revoked and reused refresh tokens.
   invalidRefreshToken: { status: 401, message: 'Invalid or expired refresh token: log in again.' },
+  invalidClient: { status: 401, message: 'Client authentication failed: send an introspection client\'s id and secret with HTTP Basic.' },
   registrationClosed: { status: 403, message: 'Registration is closed.' },
   adminRequired: { status: 403, message: 'This route is for administrators.' },
   adminMfaRequired: { status: 403, message: 'Administrators with two-factor authentication must log in with their code to use admin routes.' },

@@ -1,10 +1,14 @@
 // The environment tests run in: the real PostgreSQL and Redis, configs, apps built on them, and
 // a clock to move by hand. What a client does against those apps is in ./flows.ts.
-import { randomBytes, randomUUID } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { Cluster, Redis } from 'ioredis'
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
 import { buildApp, type App, type BuildOptions } from '../src/app.js'
+import { createAccessTokens, jwtRegistrations, type AccessTokens } from '../src/auth/access-tokens.js'
 import { loadConfig, type Config } from '../src/config/config.js'
+import type { JwtConfig } from '../src/config/jwt-config.js'
 
 // The real services the suite runs against (started by .ci/run); override for other setups.
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
@@ -43,6 +47,25 @@ export async function createTestDatabase (t: Teardown): Promise<string> {
   return url.toString()
 }
 
+/** Access tokens for a JWT configuration without the rest of the app: @fastify/jwt registered as the auth plugin does. */
+export async function accessTokensFor (jwt: JwtConfig): Promise<AccessTokens> {
+  const app = Fastify()
+  for (const options of jwtRegistrations(jwt)) await app.register(fastifyJwt, options)
+  await app.ready()
+  return createAccessTokens(jwt, app.jwt)
+}
+
+/** A fresh private key (PKCS#8 PEM) for JWT_SIGNING_KEY: Ed25519 unless ES256 is asked for. */
+export function testSigningKey (alg: 'EdDSA' | 'ES256' = 'EdDSA'): string {
+  const { privateKey } = alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+}
+
+function testJwtKey (algorithm = 'EdDSA'): Record<string, string> {
+  if (algorithm === 'HS256') return { JWT_SECRET: randomBytes(32).toString('base64') }
+  return algorithm === 'ES256' ? { JWT_SIGNING_KEY: testSigningKey('ES256') } : { JWT_SIGNING_KEY: testSigningKey() }
+}
+
 /** Config as production builds it, from an environment, with fast bcrypt and fresh secrets. */
 export function testConfig (env: Record<string, string | undefined> = {}): Config {
   return loadConfig({
@@ -51,7 +74,8 @@ export function testConfig (env: Record<string, string | undefined> = {}): Confi
     LOG_LEVEL: 'silent',
     ...redisEnv(),
     REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
-    JWT_SECRET: randomBytes(32).toString('base64'),
+    // A key of its own for the algorithm asked for (EdDSA, the default, unless JWT_ALGORITHM says otherwise).
+    ...testJwtKey(env.JWT_ALGORITHM),
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     RATE_LIMIT_LOGIN_MAX: '1000',
     RATE_LIMIT_TFA_MAX: '1000',
@@ -68,7 +92,7 @@ export function sharedEnv (databaseUrl: string, extra: Record<string, string> = 
   return {
     DATABASE_URL: databaseUrl,
     REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
-    JWT_SECRET: randomBytes(32).toString('base64'),
+    JWT_SIGNING_KEY: testSigningKey(),
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     // Two cores give a default of 8 waiting hashes; concurrency tests need every request to race.
     MAX_PENDING_HASHES: '200',

@@ -39,6 +39,7 @@ t.test('SIGTERM to npm (only) stops the server `npm start` started', { timeout: 
       DATABASE_URL: await createTestDatabase(t),
       REDIS_URL: TEST_REDIS_URL,
       REDIS_KEY_PREFIX: `test:npm-start:${randomBytes(6).toString('hex')}:`,
+      JWT_ALGORITHM: 'HS256',
       JWT_SECRET: randomBytes(32).toString('base64'),
       TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       DATA_DIR: dataDir,

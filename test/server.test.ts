@@ -7,7 +7,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test as TapTest } from 'tap'
 import { Redis } from 'ioredis'
-import { createTestDatabase, TEST_REDIS_URL } from './helper.js'
+import { createTestDatabase, TEST_REDIS_URL, testSigningKey } from './helper.js'
 import { builtFile, ROOT as root } from './built.js'
 
 // The test is of the built server, as `npm start` runs it.
@@ -93,11 +93,20 @@ t.test('a database out of reach at start: one line naming DATABASE_URL, exit 1',
 })
 
 t.test('production without secrets refuses to start', async (t) => {
-  const run = startServer({ NODE_ENV: 'production', DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1' })
+  const run = startServer({ NODE_ENV: 'production', DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1', TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64') })
   t.teardown(() => { run.child.kill('SIGKILL') })
   const { code } = await run.exited
   t.equal(code, 1)
-  t.match(run.stderr(), /JWT_SECRET/)
+  t.match(run.stderr(), /JWT_SIGNING_KEY/)
+})
+
+t.test('a signing key that does not fit JWT_ALGORITHM stops the boot, naming the variable', async (t) => {
+  const run = startServer({ NODE_ENV: 'test', JWT_ALGORITHM: 'EdDSA', JWT_SIGNING_KEY: testSigningKey('ES256') })
+  t.teardown(() => { run.child.kill('SIGKILL') })
+  const { code } = await run.exited
+  t.equal(code, 1)
+  t.match(run.stderr(), /Invalid configuration: JWT_SIGNING_KEY is an EC P-256 key, but JWT_ALGORITHM=EdDSA needs an Ed25519 key/)
+  t.notMatch(run.stderr(), /PRIVATE KEY/, 'the key is not printed')
 })
 
 t.test('SIGTERM: an in-flight request completes, then a clean exit', { timeout: 60_000 }, async (t) => {
@@ -118,7 +127,7 @@ t.test('SIGTERM: an in-flight request completes, then a clean exit', { timeout: 
     DATABASE_URL: await createTestDatabase(t),
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
-    JWT_SECRET: randomBytes(32).toString('base64'),
+    JWT_SIGNING_KEY: testSigningKey(),
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     DATA_DIR: dataDir,
     BCRYPT_COST: '12',

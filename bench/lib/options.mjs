@@ -20,3 +20,5 @@ export const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_U
 export const PASSWORD = 'bench-password-123'
 
 export const log = (msg) => process.stderr.write(`[bench] ${msg}\n`)
+/** How the service under test signs its access tokens (EdDSA, its default; ES256 or HS256 to compare). */
+export const JWT_ALGORITHM = process.env.BENCH_JWT_ALGORITHM ?? 'EdDSA'

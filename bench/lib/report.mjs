@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { benchDir, CONNECTIONS, COST, D, smoke } from './options.mjs'
+import { benchDir, CONNECTIONS, COST, D, JWT_ALGORITHM, smoke } from './options.mjs'
 
 /** The ratios the goals are stated in, and whether each goal is met. */
 function figures ({ ceiling, scenarios: s }) {
@@ -64,6 +64,8 @@ function markdown ({ ceiling, scenarios: s, serverPeakRssMb }, ratios, goals) {
       'GET /me': s.me,
       'GET /tfa': s.tfaStatus,
       'GET /healthz': s.healthz,
+      'GET /.well-known/jwks.json': s.jwks,
+      'POST /introspect (an active token)': s.introspect,
       'POST /token/refresh (rotation)': s.refresh,
       'hello-world (bare Fastify)': s.helloWorld,
       [`overload: 50 concurrent logins, the ${CONNECTIONS} measured`]: s.overload,
@@ -78,7 +80,7 @@ function markdown ({ ceiling, scenarios: s, serverPeakRssMb }, ratios, goals) {
     }).map(([name, r]) => [name, r.rps, r.okP50 ?? r.p50, r.okP99 ?? r.p99, JSON.stringify(r.statuses).replace(/"/g, ''), r.errors || r.timeouts ? `errors ${r.errors}, timeouts ${r.timeouts}` : ''])
   ]
   return [
-    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${D} s per scenario, ${CONNECTIONS} connections unless said.`,
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${D} s per scenario, ${CONNECTIONS} connections unless said. Access tokens: ${JWT_ALGORITHM}.`,
     '',
     '| scenario | req/s | p50 ms (2xx) | p99 ms (2xx) | statuses | notes |',
     '|---|---:|---:|---:|---|---|',
@@ -116,5 +118,5 @@ export function report (results) {
   // The raw latencies are for the figures above only: the file keeps the summaries.
   for (const r of Object.values(results.scenarios)) delete r.byStatus
   mkdirSync(path.join(benchDir, 'results'), { recursive: true })
-  writeFileSync(path.join(benchDir, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), durationSeconds: D, smoke, results, ratios, goals, markdown: text }, null, 2) + '\n')
+  writeFileSync(path.join(benchDir, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), durationSeconds: D, smoke, jwtAlgorithm: JWT_ALGORITHM, results, ratios, goals, markdown: text }, null, 2) + '\n')
 }

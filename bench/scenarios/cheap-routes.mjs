@@ -1,8 +1,10 @@
-// Routes without a hash: GET /me against a bare Fastify hello-world, GET /tfa, GET /healthz.
+// Routes without a hash: GET /me against a bare Fastify hello-world, GET /tfa, GET /healthz, and
+// what resource servers call: the JWKS and introspection.
 import { bearer, logIn } from '../lib/api-client.mjs'
 import { load, measure } from '../lib/load.mjs'
 import { CHEAP_CONNECTIONS, D, log, PASSWORD } from '../lib/options.mjs'
 import { startHelloServer, stop } from '../lib/servers.mjs'
+import { INTROSPECTION_CLIENT } from '../lib/service-env.mjs'
 import { combine } from '../lib/summary.mjs'
 
 export async function cheapRoutes ({ server, wrongCodeUser, code }) {
@@ -24,5 +26,14 @@ export async function cheapRoutes ({ server, wrongCodeUser, code }) {
   await stop(hello.child)
   const tfaStatus = await measure(server.pid, () => load({ url: `${server.base}/tfa`, ...cheap, headers }))
   const healthz = await measure(server.pid, () => load({ url: `${server.base}/healthz`, ...cheap }))
-  return { me: combine(me), helloWorld: combine(helloRuns), tfaStatus, healthz }
+  const jwks = await measure(server.pid, () => load({ url: `${server.base}/.well-known/jwks.json`, ...cheap }))
+  // A resource server asking about the same token again and again (the token cache's case, like GET /me).
+  const introspect = await measure(server.pid, () => load({
+    url: `${server.base}/introspect`,
+    ...cheap,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${INTROSPECTION_CLIENT.id}:${INTROSPECTION_CLIENT.secret}`).toString('base64')}` },
+    body: new URLSearchParams({ token: headers.authorization.slice('Bearer '.length) }).toString()
+  }))
+  return { me: combine(me), helloWorld: combine(helloRuns), tfaStatus, healthz, jwks, introspect }
 }

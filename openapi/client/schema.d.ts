@@ -605,6 +605,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public keys that verify access tokens (JWK Set, RFC 7517)
+         * @description Pick the key by the token's `kid`. During a rotation the set holds the current key and the ones still accepted. Cacheable for 300 s (`Cache-Control`): the rotation procedure waits that long before signing with a new key.
+         */
+        get: operations["getJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Authorization server metadata (RFC 8414): issuer, JWKS, token and introspection endpoints */
+        get: operations["getAuthorizationServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Is this access token active right now? (RFC 7662)
+         * @description For resource servers that must see a logout at once: a signature check alone accepts a token until it expires. Send `token=…` form-encoded (as the RFC says) or as JSON, authenticated with HTTP Basic as one of INTROSPECTION_CLIENTS. Answers `{"active": false}` for anything expired, revoked, malformed or unknown.
+         */
+        post: operations["introspectToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -622,7 +679,7 @@ export interface components {
             };
         };
         TokenResponse: {
-            /** @description A JWT (HS256) with `sub` (user id), `amr` (RFC 8176), `sid` (the session), `auth_time` and `jti`. */
+            /** @description An RFC 9068 access token: a JWT signed with JWT_ALGORITHM (EdDSA by default; keys at GET /.well-known/jwks.json), header `typ: "at+jwt"` and `kid`, claims `iss`, `sub` (user id), `aud`, `exp`, `iat`, `jti`, `client_id`, `amr` (RFC 8176), `auth_time`, `sid` (the session) and `scope` when one applies. */
             access_token: string;
             /** @enum {string} */
             token_type: "Bearer";
@@ -790,6 +847,58 @@ export interface components {
         };
         TrustedDeviceList: {
             devices: components["schemas"]["TrustedDevice"][];
+        };
+        PublicJwk: {
+            /** @description `OKP` (Ed25519) or `EC` (P-256). */
+            kty: string;
+            /** @description `Ed25519` or `P-256`. */
+            crv: string;
+            x: string;
+            /** @description EC keys only. */
+            y?: string;
+            /** @description The `kid` in the header of the tokens this key verifies. */
+            kid: string;
+            alg: "EdDSA" | "ES256";
+            /** @enum {string} */
+            use: "sig";
+        };
+        Jwks: {
+            /** @description The signing key and every key still accepted (previous ones, and the next one before a switch). Empty with JWT_ALGORITHM=HS256: a shared secret is never published. */
+            keys: components["schemas"]["PublicJwk"][];
+        };
+        AuthorizationServerMetadata: {
+            /** @description The `iss` of every token (JWT_ISSUER). */
+            issuer: string;
+            jwks_uri: string;
+            /** @description POST /token: an API key exchanged for an access token (interactive logins use POST /login). */
+            token_endpoint: string;
+            introspection_endpoint: string;
+            introspection_endpoint_auth_methods_supported: string[];
+            /** @description None: twofold has no authorization endpoint. */
+            response_types_supported: string[];
+            /** @description None of OAuth's grant types: POST /token exchanges an API key sent as `Authorization: ApiKey …`. */
+            grant_types_supported: string[];
+            scopes_supported: string[];
+            service_documentation: string;
+        };
+        IntrospectionResponse: {
+            /** @description False for anything expired, revoked (logout, ended session, revoked API key), malformed, or not issued here; then no other field is present. */
+            active: boolean;
+            sub?: string;
+            username?: string;
+            exp?: number;
+            iat?: number;
+            auth_time?: number;
+            sid?: string;
+            amr?: string[];
+            /** @description `twofold` for a login's token, the API key's id for one from POST /token. */
+            client_id?: string;
+            scope?: string;
+            /** @enum {string} */
+            token_type?: "Bearer";
+            iss?: string;
+            aud?: string | string[];
+            jti?: string;
         };
     };
     responses: never;
@@ -3272,6 +3381,119 @@ export interface operations {
                 };
             };
             /** @description A backing service is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public keys. */
+            200: {
+                headers: {
+                    /** @description `public, max-age=300` */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Jwks"];
+                };
+            };
+        };
+    };
+    getAuthorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata; URLs are built from JWT_ISSUER. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+        };
+    };
+    introspectToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description The access token to look at. */
+                    token: string;
+                    /** @description Ignored: only access tokens are introspected (RFC 7662 §2.1 lets the server ignore it). */
+                    token_type_hint?: string;
+                };
+                "application/json": {
+                    /** @description The access token to look at. */
+                    token: string;
+                    /** @description Ignored: only access tokens are introspected (RFC 7662 §2.1 lets the server ignore it). */
+                    token_type_hint?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The token's state and, when active, its claims. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntrospectionResponse"];
+                };
+            };
+            /** @description No `token`, or a parameter sent twice. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or wrong client credentials (`WWW-Authenticate: Basic`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this address (RATE_LIMIT_INTROSPECT_MAX per minute). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Ended sessions cannot be checked right now: retry shortly. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -19,7 +19,12 @@ export interface AccessTokenClaims {
   remembered_device?: true
   /** A unique id per token (RFC 7519), set when it is signed. */
   jti?: string
+  /** RFC 9068: who the token was issued to; twofold itself, or the API key of POST /token. Set when signed. */
+  client_id?: string
 }
+
+/** The client_id of tokens from a login (RFC 9068 §2.2). */
+export const TWOFOLD_CLIENT_ID = 'twofold'
 
 /** Fields a login adds beside the token, for the client to act on. */
 export interface GrantExtras {
@@ -66,7 +71,7 @@ export function loginGrant (claims: AccessTokenClaims, { tfaOn, mandatory, now }
 
 /** An API key's exchange: no code is asked, so the token says so and lives briefly. */
 export const apiKeyGrant = (user: { id: string, username: string }, apiKeyId: string): TokenGrant => ({
-  claims: { sub: user.id, username: user.username, amr: ['api_key'], akid: apiKeyId },
+  claims: { sub: user.id, username: user.username, amr: ['api_key'], akid: apiKeyId, client_id: apiKeyId, auth_time: Math.floor(Date.now() / 1000) },
   maxTtlSeconds: API_KEY_TOKEN_MAX_TTL_SECONDS
 })
 

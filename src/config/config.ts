@@ -3,6 +3,8 @@ import os from 'node:os'
 import { Kind, Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { SECRET_VARIABLES, withSecretFiles } from './secret-files.js'
+import { introspectionConfig, jwtConfig, type IntrospectionConfig, type JwtConfig } from './jwt-config.js'
+import { JWT_ALGORITHMS } from './jwt-keys.js'
 
 const HOST_PORT_LIST = '^[^,:\\s]+:[0-9]{1,5}(,\\s*[^,:\\s]+:[0-9]{1,5})*$'
 
@@ -63,7 +65,19 @@ const EnvSchema = Type.Object({
   // Operations (issue 16): metrics listener, audit retention.
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
-  AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 400 })
+  AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 400 }),
+  // Access tokens other services verify (src/config/jwt-config.ts).
+  JWT_ALGORITHM: Type.Union(JWT_ALGORITHMS.map(a => Type.Literal(a)), { default: 'EdDSA' }),
+  JWT_SIGNING_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_SIGNING_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_KEY_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._~-]{1,128}$' })),
+  JWT_VERIFICATION_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_VERIFICATION_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  INTROSPECTION_CLIENTS: Type.Optional(Type.String({ minLength: 1 })),
+  INTROSPECTION_CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  RATE_LIMIT_INTROSPECT_MAX: Type.Integer({ minimum: 1, description: 'per minute and client address', default: 1200 })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -79,9 +93,11 @@ export interface Config {
   redisSentinel?: { sentinels: HostPort[], name: string, password?: string, tls: boolean }
   redisKeyPrefix: string
   dataDir: string
-  /** Filled from DATA_DIR by resolveLocalSecrets when not configured (never in production). */
-  jwtSecret?: string
   jwtTtlSeconds: number
+  /** How access tokens are signed, for whom, and the keys that verify them. */
+  jwt: JwtConfig
+  /** Who may call POST /introspect. */
+  introspection: IntrospectionConfig
   /** A session ends when not refreshed for `idleSeconds`, and `maxSeconds` after its login whatever the refreshes. */
   sessions: { idleSeconds: number, maxSeconds: number }
   bcryptCost: number
@@ -189,8 +205,12 @@ function describeError (variable: string, message: string): string {
 function missingInProduction (source: Record<string, string | undefined>, known: ConfigProblem[]): ConfigProblem[] {
   const missing: ConfigProblem[] = []
   const unset = (name: string) => (source[name] ?? '') === '' && !known.some(p => p.variable === name || p.variable === `${name}_FILE`)
-  for (const name of ['DATABASE_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY']) {
-    if (unset(name)) missing.push({ variable: name, detail: 'is required when NODE_ENV=production' })
+  // Which JWT key is required depends on JWT_ALGORITHM (the rest of the key checks: jwt-config.ts).
+  const jwtKey = source.JWT_ALGORITHM === 'HS256' ? 'JWT_SECRET' : 'JWT_SIGNING_KEY'
+  for (const name of ['DATABASE_URL', jwtKey, 'TOTP_ENCRYPTION_KEY']) {
+    if (unset(name) && !(name === 'JWT_SIGNING_KEY' && (source.JWT_SIGNING_KEY_FILE ?? '') !== '')) {
+      missing.push({ variable: name, detail: 'is required when NODE_ENV=production' })
+    }
   }
   if (unset('REDIS_URL') && unset('REDIS_CLUSTER_NODES') && unset('REDIS_SENTINELS')) {
     missing.push({ variable: 'REDIS_URL', detail: 'is required when NODE_ENV=production (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)' })
@@ -229,8 +249,9 @@ function toConfig (env: Env): Config {
     ...redisTopology(env),
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
     dataDir: env.DATA_DIR,
-    jwtSecret: env.JWT_SECRET,
     jwtTtlSeconds: env.JWT_TTL_SECONDS,
+    jwt: jwtConfig(env, production),
+    introspection: introspectionConfig(env),
     sessions: sessionLifetimes(env),
     bcryptCost: env.BCRYPT_COST,
     maxPendingHashes: env.MAX_PENDING_HASHES ?? defaultMaxPendingHashes(),

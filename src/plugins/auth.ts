@@ -1,17 +1,20 @@
-import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { LRUCache } from 'lru-cache'
-import { ENROLL_SCOPE, type AccessTokenClaims, type GrantExtras, type TokenGrant } from '../auth/tokens.js'
+import { createAccessTokens, jwtRegistrations, type AccessTokens, type VerifiedClaims } from '../auth/access-tokens.js'
+import { ENROLL_SCOPE, type GrantExtras, type TokenGrant } from '../auth/tokens.js'
 import { AppError } from '../errors.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: AccessTokenClaims
-    user: AccessTokenClaims & { iat: number, exp: number }
+    payload: VerifiedClaims
+    /** The verified claims of the Bearer token, set by `authenticate`. */
+    user: VerifiedClaims
+    /** One registration per key, under its kid (see jwtRegistrations): `app.jwt[kid]`. */
+    namespaces: string
   }
 }
 
@@ -24,6 +27,14 @@ export interface TokenResponse extends GrantExtras {
 declare module 'fastify' {
   interface FastifyInstance {
     authenticate: (request: FastifyRequest) => Promise<void>
+    /** Signs and verifies access tokens; publishes the public keys (JWKS). */
+    accessTokens: AccessTokens
+    /**
+     * The claims of a token twofold issued, not expired, whose session or API key is not ended;
+     * undefined otherwise. Throws `revocationsUnavailable` (503) when ended sessions can't be
+     * checked. Authenticating routes and introspection both ask this.
+     */
+    activeClaims: (token: string) => VerifiedClaims | undefined
     /** The one issuing path: every token the service hands out is signed here. */
     issueToken: (grant: TokenGrant) => TokenResponse
   }
@@ -39,30 +50,27 @@ declare module 'fastify' {
 }
 
 export default fp(async function authPlugin (app) {
-  const { jwtSecret, jwtTtlSeconds } = app.config
+  const { jwtTtlSeconds } = app.config
   const { revocations } = app
-  if (jwtSecret === undefined) throw new Error('jwtSecret must be resolved before buildApp (see resolveLocalSecrets)')
-  await app.register(fastifyJwt, {
-    secret: jwtSecret,
-    // Pinned both ways: a token can never choose its own algorithm ("none", RS/HS confusion).
-    sign: { algorithm: 'HS256', expiresIn: jwtTtlSeconds, iss: 'twofold' },
-    // allowedIss only checks an iss that is present, and exp only one that is: require both.
-    verify: { algorithms: ['HS256'], allowedIss: 'twofold', requiredClaims: ['iss', 'sub', 'exp', 'username'] }
-  })
+  // @fastify/jwt once per key; it also decorates request.user.
+  for (const options of jwtRegistrations(app.config.jwt)) await app.register(fastifyJwt, options)
+  const accessTokens = createAccessTokens(app.config.jwt, app.jwt)
+  app.decorate('accessTokens', accessTokens)
+  // Which key signs is what an operator checks during a rotation (README "Rotating the signing key").
+  app.log.info({ algorithm: accessTokens.algorithm, kid: accessTokens.kid, alsoAccepted: app.config.jwt.verificationKeys.map(k => k.kid) }, 'access tokens: signing key')
+  if (app.config.jwt.issuerWarning !== undefined) app.log.warn(app.config.jwt.issuerWarning)
 
   // A client sends the same token with every call, so verified tokens are remembered by their
-  // exact text (signature included: two tokens can't share a key) until they expire. fast-jwt's
-  // own cache keys by a SHA hash of the token, which cost a quarter of GET /me's throughput
-  // (README "Performance"), and warns at every boot when given any other key.
+  // exact text (signature included: two tokens can't share a key) until they expire: GET /me
+  // then costs no signature check (README "Performance"). fast-jwt's own cache is off: it keys
+  // by a SHA hash of the token, which cost a quarter of GET /me's throughput.
   const isUuid = (value: unknown) => typeof value === 'string' && UUID.test(value)
-  const verified = new LRUCache<string, FastifyRequest['user']>({ max: 10_000 })
-  function verifyToken (token: string): FastifyRequest['user'] {
+  const verified = new LRUCache<string, VerifiedClaims>({ max: 10_000 })
+  function verifyToken (token: string): VerifiedClaims {
     const hit = verified.get(token)
     // The same clock as the verifier's own exp check.
     if (hit !== undefined && hit.exp * 1000 > Date.now()) return hit
-    // The verifier built once from the options above: request.jwtVerify() would merge options
-    // and decode the token again on every request.
-    const claims = app.jwt.verify<FastifyRequest['user']>(token)
+    const claims = accessTokens.verify(token)
     // Ids reach the database as UUIDs: a validly signed token whose ids are not (another
     // service's tokens under a shared secret, a bug) is refused here, not with a 500 there.
     if (!isUuid(claims.sub) || (claims.sid !== undefined && !isUuid(claims.sid)) || (claims.akid !== undefined && !isUuid(claims.akid))) throw new AppError('unauthenticated')
@@ -70,29 +78,37 @@ export default fp(async function authPlugin (app) {
     return claims
   }
 
-  app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
-    const header = request.headers.authorization
-    const space = header?.indexOf(' ') ?? -1
-    if (header === undefined || space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') throw new AppError('unauthenticated')
+  /** Throws for a token that is not ours or not valid now, and when ended sessions can't be checked. */
+  function claimsOf (token: string): VerifiedClaims | undefined {
+    let claims: VerifiedClaims
     try {
-      request.user = verifyToken(header.slice(space + 1).trim())
+      claims = verifyToken(token)
     } catch {
-      throw new AppError('unauthenticated')
+      return undefined
     }
     // From memory, no I/O: the list is fed by every instance. Without its feed it may be stale,
     // and a stale list would let an ended session in.
     if (!revocations.healthy) throw new AppError('revocationsUnavailable', { retryAfterSeconds: 1 })
-    const { sid, akid } = request.user
-    if ((sid !== undefined && revocations.isRevoked(sid)) || (akid !== undefined && revocations.isRevoked(akid))) throw new AppError('unauthenticated')
+    const { sid, akid } = claims
+    if ((sid !== undefined && revocations.isRevoked(sid)) || (akid !== undefined && revocations.isRevoked(akid))) return undefined
+    return claims
+  }
+  app.decorate('activeClaims', claimsOf)
+
+  app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    const header = request.headers.authorization
+    const space = header?.indexOf(' ') ?? -1
+    if (header === undefined || space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') throw new AppError('unauthenticated')
+    const claims = claimsOf(header.slice(space + 1).trim())
+    if (claims === undefined) throw new AppError('unauthenticated')
+    request.user = claims
     const route = request.routeOptions.config
-    if (request.user.scope === ENROLL_SCOPE && route.allowEnrollmentToken !== true) throw new AppError('enrollmentRequired')
-    if (request.user.amr.includes('api_key') && route.allowApiKeyToken !== true) throw new AppError('apiKeyTokenRefused')
+    if (claims.scope === ENROLL_SCOPE && route.allowEnrollmentToken !== true) throw new AppError('enrollmentRequired')
+    if (claims.amr.includes('api_key') && route.allowApiKeyToken !== true) throw new AppError('apiKeyTokenRefused')
   })
 
   app.decorate('issueToken', function issueToken ({ claims, maxTtlSeconds, extras }: TokenGrant): TokenResponse {
     const ttl = Math.min(jwtTtlSeconds, maxTtlSeconds ?? jwtTtlSeconds)
-    const signed = { ...claims, jti: randomUUID() }
-    const accessToken = ttl === jwtTtlSeconds ? app.jwt.sign(signed) : app.jwt.sign(signed, { expiresIn: ttl })
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, ...extras }
+    return { access_token: accessTokens.sign(claims, ttl), token_type: 'Bearer', expires_in: ttl, ...extras }
   })
 }, { name: 'auth', dependencies: ['config', 'revocations'] })

@@ -27,12 +27,14 @@ export default fp(async function swaggerPlugin (app) {
         { name: 'sessions', description: 'The logins that last: list them, end one, end all others, log out' },
         { name: 'api-keys', description: 'Keys for scripts and automated processes, exchanged at POST /token' },
         { name: 'admin', description: 'Support desk: find users, reset or unlock their TFA, read their events (role admin)' },
-        { name: 'operations', description: 'Health and readiness probes' }
+        { name: 'operations', description: 'Health and readiness probes' },
+        { name: 'token-verification', description: 'For the services behind twofold: the public keys (JWKS), the RFC 8414 metadata, and introspection' }
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The access_token from POST /login (or POST /token).' },
-          apiKeyAuth: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'An API key from POST /api-keys, sent as `Authorization: ApiKey twofold_ak_…`.' }
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The access_token from POST /login (or POST /token): an RFC 9068 JWT signed with JWT_ALGORITHM (EdDSA by default), verifiable with GET /.well-known/jwks.json.' },
+          apiKeyAuth: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'An API key from POST /api-keys, sent as `Authorization: ApiKey twofold_ak_…`.' },
+          introspectionBasic: { type: 'http', scheme: 'basic', description: 'A resource server\'s client id and secret from INTROSPECTION_CLIENTS (RFC 6749 §2.3.1 client_secret_basic).' }
         }
       }
     },

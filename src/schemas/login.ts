@@ -11,7 +11,7 @@ const ReceiptHeader = {
 }
 
 export const TokenResponseSchema = Type.Object({
-  access_token: Type.String({ description: 'A JWT (HS256) with `sub` (user id), `amr` (RFC 8176), `sid` (the session), `auth_time` and `jti`.' }),
+  access_token: Type.String({ description: 'An RFC 9068 access token: a JWT signed with JWT_ALGORITHM (EdDSA by default; keys at GET /.well-known/jwks.json), header `typ: "at+jwt"` and `kid`, claims `iss`, `sub` (user id), `aud`, `exp`, `iat`, `jti`, `client_id`, `amr` (RFC 8176), `auth_time`, `sid` (the session) and `scope` when one applies.' }),
   token_type: Type.Literal('Bearer'),
   expires_in: Type.Integer({ description: 'Lifetime in seconds.' }),
   scope: Type.Optional(Type.Literal(ENROLL_SCOPE, { description: 'Present when the token only allows enrolment in TFA (mandatory TFA).' })),

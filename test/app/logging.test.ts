@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import t from 'tap'
-import { buildTestApp, createTestDatabase, testConfig } from '../helper.js'
+import { buildTestApp, createTestDatabase, testConfig, testSigningKey } from '../helper.js'
 import { bearer, register } from '../flows.js'
 
 // Every line the app logs, at the most verbose level.
@@ -13,8 +13,10 @@ const logStream = new Writable({
 })
 const log = () => lines.join('\n')
 
-const JWT_SECRET = 'jwt-secret-that-must-not-be-logged-0123456789'
-const app = await buildTestApp(t, testConfig({ LOG_LEVEL: 'trace', JWT_SECRET, DATABASE_URL: await createTestDatabase(t) }), { logStream })
+const JWT_SIGNING_KEY = testSigningKey()
+const JWT_KEY_BODY = JWT_SIGNING_KEY.split('\n')[1]!
+const CLIENT_SECRET = 'introspection-secret-never-logged-0123456789'
+const app = await buildTestApp(t, testConfig({ LOG_LEVEL: 'trace', JWT_SIGNING_KEY, INTROSPECTION_CLIENTS: `rs:${CLIENT_SECRET}`, DATABASE_URL: await createTestDatabase(t) }), { logStream })
 
 const PASSWORD = 'pw-Zq7-never-in-logs'
 
@@ -38,13 +40,17 @@ t.test('secrets of a register/login session never reach the log', async (t) => {
   const garbage = 'Bearer garbage-token-Hq2-never-in-logs'
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: garbage, cookie: 'session=cookie-Jm5-never-in-logs' } })).statusCode, 401)
   t.equal((await app.inject({ method: 'GET', url: '/nope', headers: bearer(token) })).statusCode, 404)
+  const basic = { authorization: `Basic ${Buffer.from(`rs:${CLIENT_SECRET}`).toString('base64')}` }
+  const introspected = await app.inject({ method: 'POST', url: '/introspect', headers: { ...basic, 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${token}` })
+  t.equal(introspected.json().active, true, 'an introspection (form-encoded) was logged too')
+  t.equal((await app.inject({ method: 'POST', url: '/introspect', headers: basic, payload: { token } })).json().active, true, 'and one in JSON')
 
   const text = log()
   t.ok(lines.length > 10, `the app did log (${lines.length} lines)`)
   t.equal(app.log.level, 'trace', 'logging at the most verbose level')
   t.match(text, '/login', 'requests were logged')
   for (const line of lines) t.doesNotThrow(() => JSON.parse(line), 'each line is JSON')
-  for (const secret of [PASSWORD, wrongPassword, invalidPassword, tooLong, token, token.split('.')[2] ?? token, 'garbage-token-Hq2', 'cookie-Jm5', JWT_SECRET]) {
+  for (const secret of [PASSWORD, wrongPassword, invalidPassword, tooLong, token, token.split('.')[2] ?? token, 'garbage-token-Hq2', 'cookie-Jm5', JWT_KEY_BODY, CLIENT_SECRET, Buffer.from(`rs:${CLIENT_SECRET}`).toString('base64')]) {
     t.notMatch(text, secret, `not logged: ${secret.slice(0, 16)}…`)
   }
   t.notMatch(text, /Bearer /, 'no Authorization value')

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto'
 import type { Test } from 'tap'
 import { ConfigError, loadConfig } from '../../src/config/config.js'
 
@@ -6,7 +7,7 @@ export const PRODUCTION = {
   NODE_ENV: 'production',
   DATABASE_URL: 'postgresql://twofold:pw@db.internal:5432/twofold',
   REDIS_URL: 'redis://cache.internal:6379',
-  JWT_SECRET: 'p'.repeat(48),
+  JWT_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64')
 }
 

@@ -14,11 +14,10 @@ t.test('defaults', async (t) => {
   t.equal(config.jwtTtlSeconds, 900)
   t.equal(config.bcryptCost, 12)
   t.equal(config.registration, 'open')
-  t.equal(config.jwtSecret, undefined, 'development (the default NODE_ENV) starts without secrets: they come from DATA_DIR')
+  t.equal(config.jwt.signingKey, undefined, 'development (the default NODE_ENV) starts without secrets: they come from DATA_DIR')
   t.equal(config.trustProxy, false)
   t.equal(config.databaseUrl, undefined)
   t.equal(config.redisUrl, undefined)
-  t.equal(config.jwtSecret, undefined)
   t.equal(config.tfa.encryptionKey, undefined)
   // An empty variable counts as unset, as in most shells' `VAR=` lines.
   t.equal(loadConfig({ PORT: '' }).port, 3000)
@@ -67,7 +66,7 @@ t.test('the message quotes a pattern as written (not lower-cased)', async (t) =>
 
 t.test('production requires the external services and real secrets', async (t) => {
   t.doesNotThrow(() => loadConfig(PRODUCTION), 'a complete production environment loads')
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'] as const) {
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'JWT_SIGNING_KEY', 'TOTP_ENCRYPTION_KEY'] as const) {
     const err = configError(t, { ...PRODUCTION, [name]: undefined })
     t.equal(err.variable, name, `missing ${name} is named`)
     t.match(err.message, name)
@@ -138,7 +137,7 @@ t.test('Redis topologies: one node, a cluster, or Sentinel, never two at once', 
   t.throws(() => loadConfig({ REDIS_SENTINELS: 's1:26379' }), { name: 'ConfigError', variable: 'REDIS_SENTINEL_NAME' })
   t.throws(() => loadConfig({ REDIS_URL: 'redis://x:6379', REDIS_CLUSTER_NODES: 'a:1' }), { name: 'ConfigError', variable: 'REDIS_CLUSTER_NODES' })
   t.throws(() => loadConfig({ REDIS_CLUSTER_NODES: 'no-port' }), { name: 'ConfigError', variable: 'REDIS_CLUSTER_NODES' })
-  const production = { NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x', JWT_SECRET: 'x'.repeat(40), TOTP_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }
+  const production = { NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x', JWT_ALGORITHM: 'HS256', JWT_SECRET: 'x'.repeat(40), TOTP_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }
   t.ok(loadConfig({ ...production, REDIS_CLUSTER_NODES: 'a:7001' }).redisCluster, 'a cluster satisfies production')
   t.throws(() => loadConfig(production), { name: 'ConfigError', variable: 'REDIS_URL' }, 'production needs some Redis')
 })
@@ -191,7 +190,7 @@ t.test('every malformed variable is reported at once, unions with their allowed 
 
 t.test('production: every missing requirement at once', async (t) => {
   const err = configError(t, { NODE_ENV: 'production' })
-  t.same(err.problems.map(p => p.variable), ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'], 'in the schema\'s order')
-  const withBadPort = configError(t, { NODE_ENV: 'production', PORT: 'x', JWT_SECRET: 'short' })
+  t.same(err.problems.map(p => p.variable), ['DATABASE_URL', 'REDIS_URL', 'TOTP_ENCRYPTION_KEY', 'JWT_SIGNING_KEY'], 'in the schema\'s order; the signing key of the default EdDSA')
+  const withBadPort = configError(t, { NODE_ENV: 'production', JWT_ALGORITHM: 'HS256', PORT: 'x', JWT_SECRET: 'short' })
   t.same(withBadPort.problems.map(p => p.variable), ['PORT', 'DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY'], 'malformed and missing together; a short secret is named once')
 })

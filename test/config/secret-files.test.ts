@@ -20,6 +20,7 @@ t.test('production entirely from files, as compose.yaml runs it', async (t) => {
   const key = Buffer.alloc(32, 9).toString('base64')
   const config = loadConfig({
     NODE_ENV: 'production',
+    JWT_ALGORITHM: 'HS256',
     // `echo secret > file` leaves a newline: not part of the secret.
     DATABASE_URL_FILE: await secretFile('db', 'postgresql://twofold:pw@db:5432/twofold\n'),
     REDIS_URL_FILE: await secretFile('redis', 'redis://:redis-pw@redis:6379'),
@@ -31,7 +32,8 @@ t.test('production entirely from files, as compose.yaml runs it', async (t) => {
   })
   t.equal(config.databaseUrl, 'postgresql://twofold:pw@db:5432/twofold')
   t.equal(config.redisUrl, 'redis://:redis-pw@redis:6379')
-  t.equal(config.jwtSecret, jwt)
+  t.equal(config.jwt.signingKey?.alg, 'HS256')
+  t.same(config.jwt.signingKey?.privateKey.export(), Buffer.from(jwt), 'the HS256 secret, without the newline')
   t.same(config.tfa.encryptionKey?.key, Buffer.alloc(32, 9))
   t.equal(config.sms.webhook?.secret, 's'.repeat(40))
 })

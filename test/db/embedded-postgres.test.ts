@@ -17,7 +17,7 @@ const silent = { warn: () => {} }
 t.test('one command: embedded PostgreSQL and in-process store, persisted across restarts', async (t) => {
   const dataDir = await tmp()
   // No DATABASE_URL, REDIS_URL or secrets: what `npm start` on a fresh clone gets.
-  const config = await resolveLocalSecrets(testConfig({ DATABASE_URL: undefined, REDIS_URL: undefined, JWT_SECRET: undefined, TOTP_ENCRYPTION_KEY: undefined, DATA_DIR: dataDir }), silent)
+  const config = await resolveLocalSecrets(testConfig({ DATABASE_URL: undefined, REDIS_URL: undefined, JWT_SIGNING_KEY: undefined, TOTP_ENCRYPTION_KEY: undefined, DATA_DIR: dataDir }), silent)
   t.equal(config.databaseUrl, undefined)
   t.equal(config.redisUrl, undefined)
 
@@ -47,7 +47,7 @@ t.test('one command: embedded PostgreSQL and in-process store, persisted across 
   closed = true
 
   // A restart on the same DATA_DIR, with the secrets resolved again from the files.
-  const again = await resolveLocalSecrets(testConfig({ DATABASE_URL: undefined, REDIS_URL: undefined, JWT_SECRET: undefined, TOTP_ENCRYPTION_KEY: undefined, DATA_DIR: dataDir }), silent)
+  const again = await resolveLocalSecrets(testConfig({ DATABASE_URL: undefined, REDIS_URL: undefined, JWT_SIGNING_KEY: undefined, TOTP_ENCRYPTION_KEY: undefined, DATA_DIR: dataDir }), silent)
   const restarted = await buildApp(again)
   t.teardown(() => restarted.close())
   await restarted.ready()

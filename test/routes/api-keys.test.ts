@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { API_KEY_PREFIX, generateApiKey, isWellFormedApiKey } from '../../src/auth/api-key-format.js'
 import { generateTotpCode } from '../../src/auth/totp.js'
 import { errorBody, ErrorCatalogue } from '../../src/errors.js'
 import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
-import { bearer, createTfaUser, login, loginToken, plainUser, TFA_REQUIRED_BODY } from '../flows.js'
+import { bearer, createTfaUser, login, loginToken, plainUser, TFA_REQUIRED_BODY, decodeClaims } from '../flows.js'
 
 const clock = new TestClock()
 const databaseUrl = await createTestDatabase(t)
@@ -15,7 +16,7 @@ const INVALID_API_KEY_BODY = JSON.stringify(errorBody(401, ErrorCatalogue.invali
 const createKey = async (token: string, payload: Record<string, string> = { name: 'ci' }) =>
   await app.inject({ method: 'POST', url: '/api-keys', headers: bearer(token), payload })
 const exchange = async (key: string) => await app.inject({ method: 'POST', url: '/token', headers: { authorization: `ApiKey ${key}` } })
-const claimsOf = (token: string) => app.jwt.decode(token) as { sub: string, amr: string[], iat: number, exp: number }
+const claimsOf = (token: string) => decodeClaims(token) as { sub: string, amr: string[], iat: number, exp: number }
 
 t.test('create → exchange at /token → the token works as a Bearer token', async (t) => {
   const user = await plainUser(app)
@@ -144,7 +145,7 @@ t.test('who may create keys', async (t) => {
   t.equal((await app.inject({ method: 'POST', url: '/api-keys', payload: { name: 'x' } })).statusCode, 401, 'no token')
 
   const tfa = await createTfaUser(app, clock)
-  const pwdOnly = app.jwt.sign({ sub: tfa.id, username: tfa.username, amr: ['pwd'] })
+  const pwdOnly = app.accessTokens.sign({ sub: tfa.id, username: tfa.username, amr: ['pwd'], sid: randomUUID() }, 600)
   const refused = await createKey(pwdOnly)
   t.equal(refused.statusCode, 403, 'TFA on, token without mfa')
   t.equal(refused.json().error.message, ErrorCatalogue.apiKeyMfaRequired.message)

@@ -3,7 +3,8 @@ import { LOGIN_RECEIPT_TTL_SECONDS } from '../../src/auth/login-receipts.js'
 import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
 import {
   amrOf, bearer, createTfaUser, enrolSms, INVALID_CREDENTIALS_BODY, login, loginWithReceipt, plainUser, randomUsername,
-  RECEIPT_INVALID_BODY, receiptOf, STEP_MS, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, wrongCode
+  RECEIPT_INVALID_BODY, receiptOf, STEP_MS, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, wrongCode,
+  decodeClaims
 } from '../flows.js'
 import { startSmsReceiver } from '../sms-receiver.js'
 
@@ -173,7 +174,7 @@ t.test('bound to its user and factor: unknown, garbled and expired receipts are 
   const { receipt } = await firstStep(alice)
   t.equal((await loginWithReceipt(app, { receipt, totp: bob.code() })).body, TFA_REQUIRED_BODY, 'Bob\'s code is wrong for Alice\'s receipt')
   const ok = await loginWithReceipt(app, { receipt, totp: alice.code() })
-  t.equal((app.jwt.decode(ok.json().access_token) as { sub: string }).sub, alice.id, 'the login is Alice\'s')
+  t.equal(decodeClaims<{ sub: string }>(ok.json().access_token).sub, alice.id, 'the login is Alice\'s')
 
   t.equal((await loginWithReceipt(app, { receipt: 'twofold_lr_' + 'A'.repeat(49), totp: alice.code() })).body, RECEIPT_INVALID_BODY, 'garbled')
   t.equal((await loginWithReceipt(app, { receipt: 'nothing like one', totp: alice.code() })).body, RECEIPT_INVALID_BODY)

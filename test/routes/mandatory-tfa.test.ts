@@ -4,7 +4,7 @@ import type { App } from '../../src/app.js'
 import { generateTotpCode } from '../../src/auth/totp.js'
 import { ErrorCatalogue, errorBody } from '../../src/errors.js'
 import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
-import { amrOf, bearer, createTfaUser, login, randomUsername, register, STEP_MS, TFA_REQUIRED_BODY } from '../flows.js'
+import { amrOf, bearer, createTfaUser, login, randomUsername, register, STEP_MS, TFA_REQUIRED_BODY, decodeClaims } from '../flows.js'
 
 /** A login's answer without reminder or scope: the token and its session. */
 const PLAIN_LOGIN_KEYS = ['access_token', 'expires_in', 'refresh_expires_in', 'refresh_token', 'session_id', 'token_type']
@@ -22,7 +22,7 @@ const app = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDat
 
 interface TokenBody { access_token: string, token_type: string, expires_in: number, scope?: string, tfa_enrollment_required?: boolean, tfa_reminder?: string }
 const claimsOf = (instance: App, res: LightMyRequestResponse) =>
-  instance.jwt.decode<{ sub: string, amr: string[], scope?: string }>((res.json() as TokenBody).access_token)!
+  decodeClaims<{ sub: string, amr: string[], scope?: string }>((res.json() as TokenBody).access_token)!
 
 /** Every protected route outside the enrolment set, with a body it would accept. */
 function otherRoutes (userId: string): Array<{ method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: Record<string, unknown> }> {

@@ -2,7 +2,8 @@ import t from 'tap'
 import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
 import {
   amrOf, bearer, createTfaUser, INVALID_CREDENTIALS_BODY, login, loginWithReceipt, plainUser, receiptOf, STEP_MS,
-  TFA_REQUIRED_BODY, type TfaUser
+  TFA_REQUIRED_BODY, type TfaUser,
+  decodeClaims
 } from '../flows.js'
 import type { App } from '../../src/app.js'
 import { errorBody, ErrorCatalogue } from '../../src/errors.js'
@@ -15,7 +16,7 @@ const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefo
 const ADMIN_MFA_REQUIRED_BODY = JSON.stringify(errorBody(403, ErrorCatalogue.adminMfaRequired.message))
 const DAY = 86_400_000
 
-const claimsOf = (res: { json: () => unknown }) => app.jwt.decode((res.json() as { access_token: string }).access_token) as Record<string, unknown>
+const claimsOf = (res: { json: () => unknown }) => decodeClaims((res.json() as { access_token: string }).access_token)
 const deviceTokenOf = (res: { json: () => unknown, body: string }) => {
   const token = (res.json() as { device_token?: string }).device_token
   if (token === undefined) throw new Error(`no device_token: ${res.body}`)

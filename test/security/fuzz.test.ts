@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
 import fc from 'fast-check'
 import t from 'tap'
@@ -95,8 +96,8 @@ const isEnvelope = (status: number, body: unknown) => {
 t.test('every operation of the OpenAPI document: no 5xx, errors as the envelope', async (t) => {
   t.ok(operations.length >= 28, `${operations.length} operations`)
   const other = await plainUser(app)
-  const forged = app.jwt.sign({ sub: 'not-a-uuid', username: 'ghost', amr: ['pwd'] })
-  const forgedSid = app.jwt.sign({ sub: other.id, username: other.username, amr: ['pwd'], sid: '1 OR 1=1' })
+  const forged = app.accessTokens.sign({ sub: 'not-a-uuid', username: 'ghost', amr: ['pwd'], sid: randomUUID() } as never, 900)
+  const forgedSid = app.accessTokens.sign({ sub: other.id, username: other.username, amr: ['pwd'], sid: '1 OR 1=1' } as never, 900)
   for (const op of operations) {
     // Fresh credentials per operation: one that logs out or disables must not starve the rest.
     const user = await plainUser(app, { username: randomUsername() })

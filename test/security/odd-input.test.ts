@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { errorBody, ErrorCatalogue } from '../../src/errors.js'
 import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
@@ -32,10 +33,10 @@ t.test('control characters in stored strings: 400, nothing stored', async (t) =>
 t.test('a validly signed token whose ids are no UUIDs: 401, never a 500', async (t) => {
   const plain = await plainUser(app)
   const tokens = [
-    app.jwt.sign({ sub: 'not-a-uuid', username: 'ghost', amr: ['pwd'] }),
-    app.jwt.sign({ sub: "1' OR '1'='1", username: 'ghost', amr: ['pwd', 'otp', 'mfa'] }),
-    app.jwt.sign({ sub: plain.id, username: plain.username, amr: ['pwd'], sid: 'nope' }),
-    app.jwt.sign({ sub: plain.id, username: plain.username, amr: ['pwd'], akid: 'nope' })
+    app.accessTokens.sign({ sub: 'not-a-uuid', username: 'ghost', amr: ['pwd'], sid: randomUUID() } as never, 900),
+    app.accessTokens.sign({ sub: "1' OR '1'='1", username: 'ghost', amr: ['pwd', 'otp', 'mfa'], sid: randomUUID() } as never, 900),
+    app.accessTokens.sign({ sub: plain.id, username: plain.username, amr: ['pwd'], sid: 'nope' } as never, 900),
+    app.accessTokens.sign({ sub: plain.id, username: plain.username, amr: ['pwd'], akid: 'nope', sid: randomUUID() } as never, 900)
   ]
   for (const token of tokens) {
     for (const [method, url] of [['GET', '/tfa'], ['GET', '/me'], ['GET', '/admin/users'], ['GET', `/admin/users/${plain.id}`], ['GET', '/api-keys'], ['GET', '/sessions']] as const) {
