@@ -56,8 +56,8 @@ t.test('a missing or unreadable file, or both forms at once, is named', async (t
   t.match(missing.message, "JWT_SECRET_FILE names a file that can't be read (ENOENT)")
   t.notMatch(missing.message, /JWT_SECRET is required/, 'not also reported as missing')
 
-  const both = configError(t, { ...PRODUCTION, JWT_SECRET_FILE: await secretFile('jwt2', 'x'.repeat(40)) })
-  t.match(both.message, "JWT_SECRET_FILE can't be combined with JWT_SECRET")
+  const both = configError(t, { ...PRODUCTION, TOTP_ENCRYPTION_KEY_FILE: await secretFile('totp2', Buffer.alloc(32, 8).toString('base64')) })
+  t.match(both.message, "TOTP_ENCRYPTION_KEY_FILE can't be combined with TOTP_ENCRYPTION_KEY")
 
   if (process.getuid?.() !== 0) {
     const locked = await secretFile('locked', 'x'.repeat(40))
