@@ -58,7 +58,10 @@ const EnvSchema = Type.Object({
   HTTP_CONNECTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 72000 })
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 72000 }),
+  // Device cookies (issue 17, item 1): a known device is spared the shared per-username login limit.
+  DEVICE_COOKIE_DAYS: Type.Integer({ minimum: 0, maximum: 400, default: 90 }),
+  RATE_LIMIT_LOGIN_DEVICE_MAX: Type.Integer({ minimum: 1, default: 10 })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -119,6 +122,12 @@ export interface Config {
   smsLimits: { numberMaxPerHour: number, globalMaxPerHour: number, enrolIpMaxPerHour: number, allowedCountries?: string[] }
   /** How long a client may hold a connection: idle, sending headers, sending the whole request, between keep-alive requests. */
   http: { connectionTimeoutMs: number, headersTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number }
+  /**
+   * Every successful login hands the client a signed device cookie for `days` (0: none); a login
+   * that carries one for its username is counted in that device's own bucket (`loginMax` per
+   * login window) instead of the username's shared one.
+   */
+  deviceCookies: { days: number, loginMax: number }
 }
 
 export class ConfigError extends Error {
@@ -216,7 +225,8 @@ function toConfig (env: Env): Config {
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
       : undefined,
     sms: smsConfig(env),
-    ...hardening(env)
+    ...hardening(env),
+    deviceCookies: { days: env.DEVICE_COOKIE_DAYS, loginMax: env.RATE_LIMIT_LOGIN_DEVICE_MAX }
   }
 }
 

@@ -1,9 +1,12 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { normalizeUsername } from '../auth/users.js'
 import { LoginBodySchema, LoginUnauthorizedResponse, ReceiptLoginBodySchema, ReceiptUnauthorizedResponse } from '../schemas/login.js'
 import { errorResponses } from '../schemas/responses.js'
+import type { LimitHook } from '../plugins/rate-limit.js'
 import { contextOf } from './context.js'
+import { deviceCookieOf, setDeviceCookie } from './device-cookie-header.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { loginMax, loginWindowMs } = app.config.rateLimit
@@ -13,10 +16,30 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const limitPerUsername = app.limitBy('login-user',
     (request) => normalizeUsername((request.body as { username: string }).username),
     { max: loginMax, timeWindow: loginWindowMs })
+  // A client with a device cookie for this username (it logged in as it before) has a small bucket
+  // of its own and is neither counted in nor refused by the username's: a flood of guesses on a
+  // username then locks out only the clients that never logged in as it (OWASP's device cookies).
+  const knownDevices = new WeakMap<object, string>()
+  const limitPerDevice = app.limitBy('login-device', (request) => knownDevices.get(request) ?? '',
+    { max: app.config.deviceCookies.loginMax, timeWindow: loginWindowMs })
+  const limitPerAccount: LimitHook = (request, reply, done) => {
+    const body = request.body as { username: string, device_cookie?: string }
+    const username = normalizeUsername(body.username)
+    const device = app.deviceCookies.verify(body.device_cookie, username) ?? app.deviceCookies.verify(deviceCookieOf(request), username)
+    if (device === null) return limitPerUsername(request, reply, done)
+    knownDevices.set(request, device.deviceId)
+    limitPerDevice(request, reply, done)
+  }
+  // Browsers keep the login's device cookie as an HttpOnly cookie too, and send it back by themselves.
+  const withDeviceCookie = <T extends object>(request: FastifyRequest, reply: FastifyReply, tokens: T): T => {
+    const { device_cookie: cookie } = tokens as { device_cookie?: unknown }
+    if (typeof cookie === 'string') setDeviceCookie(request, reply, cookie, app.deviceCookies.maxAgeSeconds)
+    return tokens
+  }
 
   app.post('/login', {
     onRequest: [app.shedWhenBusy, limitPerIp],
-    preHandler: [limitPerUsername],
+    preHandler: [limitPerAccount],
     schema: {
       tags: ['authentication'],
       operationId: 'login',
@@ -43,9 +66,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         401: LoginUnauthorizedResponse
       }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const ctx = contextOf(request)
-    return await app.sessions.start(await app.accounts.login(request.body, ctx), ctx)
+    return withDeviceCookie(request, reply, await app.sessions.start(await app.accounts.login(request.body, ctx), ctx))
   })
 
   // The second step's per-user limit needs the receipt's owner, looked up once and kept here.
@@ -80,10 +103,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         401: ReceiptUnauthorizedResponse
       }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const ctx = contextOf(request)
     const owner = owners.get(request) ?? ''
-    return await app.sessions.start(await app.accounts.loginWithReceipt(owner, request.body, ctx), ctx)
+    return withDeviceCookie(request, reply, await app.sessions.start(await app.accounts.loginWithReceipt(owner, request.body, ctx), ctx))
   })
 }
 
