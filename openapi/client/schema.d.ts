@@ -646,6 +646,8 @@ export interface components {
              * @description The session this login opened (the access token's `sid`); see GET /sessions.
              */
             session_id?: string;
+            /** @description Signed (`twofold_dc_…`), after every login: proof that this client logged in as this user before, also set as the HttpOnly `twofold_device` cookie (Path=/login, SameSite=Strict). Send it as `device_cookie` with later logins as this username: they are then limited per device (`RATE_LIMIT_LOGIN_DEVICE_MAX` per window) instead of sharing the username's limit with everyone else. It lasts `DEVICE_COOKIE_DAYS` (a newer login gives a newer one) and skips neither the password nor the code. */
+            device_cookie?: string;
             /** @description Opaque (`twofold_td_…`): after a login with a code and `remember_device: true`, or a login with a trusted device (then it is the rotated successor: the one sent stops working). Send it as `device_token` with later logins to skip the code on this device until it expires (`TRUSTED_DEVICE_DAYS`). Keep it like a refresh token (an httpOnly cookie, or the platform's secure storage). */
             device_token?: string;
         };
@@ -1065,6 +1067,8 @@ export interface operations {
                     device_token?: string;
                     /** @description With a code: remember this device, so later logins from it need only the password (the response carries `device_token`). Ignored without a code or when TRUSTED_DEVICE_DAYS is 0. */
                     remember_device?: boolean;
+                    /** @description The `device_cookie` of an earlier successful login as this username (or the `twofold_device` cookie a browser sends by itself): this client is then counted in its own small login bucket instead of the username's shared one, so guesses on the username from elsewhere can't lock it out. It never stands in for the password or a code. Ignored when invalid, expired or issued for another username. */
+                    device_cookie?: string;
                 };
             };
         };
