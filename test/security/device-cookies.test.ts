@@ -134,3 +134,17 @@ t.test('a malformed device_cookie is a 400, a malformed Cookie header is ignored
   t.equal((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD, device_cookie: 'twofold_dc_<script>' })).statusCode, 400)
   t.equal((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, { cookie: 'twofold_device=%00;;=;twofold_device' })).statusCode, 200)
 })
+
+t.test('DEVICE_COOKIE_DAYS=0: none issued, none honoured', async (t) => {
+  const off = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), DEVICE_COOKIE_DAYS: '0', RATE_LIMIT_LOGIN_MAX: '1' }))
+  const username = randomUsername()
+  t.equal((await off.inject({ method: 'POST', url: '/users', payload: { username, password: DEFAULT_PASSWORD } })).statusCode, 201)
+  const res = await off.inject({ method: 'POST', url: '/login', remoteAddress: '192.0.2.10', payload: { username, password: DEFAULT_PASSWORD } })
+  t.equal(res.statusCode, 200)
+  t.notOk('device_cookie' in (res.json() as object), 'no device_cookie in the answer')
+  t.notOk(res.headers['set-cookie'], 'no cookie set')
+  const { id } = (await off.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${(res.json() as { access_token: string }).access_token}` } })).json() as { id: string }
+  const signed = createDeviceCookies({ keySource: off.config.tfa.encryptionKey!.key, now: Date.now, days: 90 }).issue(id, username)
+  const again = await off.inject({ method: 'POST', url: '/login', remoteAddress: '192.0.2.11', payload: { username, password: DEFAULT_PASSWORD, device_cookie: signed } })
+  t.equal(again.statusCode, 429, 'even a validly signed cookie shares the username bucket')
+})
