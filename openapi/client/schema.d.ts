@@ -109,7 +109,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a password, and a one-time code when two-factor authentication is on
-         * @description With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the password field ends in six digits, those are the code ("type the code directly after your password"). A password that itself ends in six digits still works, with or without a code appended. A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA does not need are ignored. With SMS as the method, the right password without a code sends a code by SMS (at most one a minute) and answers the same 401. Every 401 after a right password carries `X-TFA-Receipt`: send it with the code to POST /login/tfa instead of the password again. With `device_token` (from an earlier login with `remember_device: true`) the right password alone logs in on that device: `amr` is then `["pwd"]` with `remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`.
+         * @description With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the password field ends in six digits, those are the code ("type the code directly after your password"). A password that itself ends in six digits still works, with or without a code appended. A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA does not need are ignored. With SMS as the method, the right password without a code sends a code by SMS (at most one a minute) and answers the same 401. Every 401 after a right password carries `X-TFA-Receipt`: send it with the code to POST /login/tfa instead of the password again. With `device_token` (from an earlier login with `remember_device: true`) the right password alone logs in on that device: `amr` is then `["pwd"]` with `remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`. Every login answers a `device_cookie` (also set as the HttpOnly `twofold_device` cookie): a later login as the same username that carries it is limited per device instead of sharing the username's limit, so guesses on the username from elsewhere can't lock this client out. It skips neither the password nor the code.
          */
         post: operations["login"];
         delete?: never;
@@ -1104,7 +1104,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many attempts from this client or for this username (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code). */
+            /** @description Too many attempts from this client, for this username, or from this known device (`device_cookie`) (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code). */
             429: {
                 headers: {
                     [name: string]: unknown;

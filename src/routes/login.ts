@@ -53,14 +53,17 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         '(at most one a minute) and answers the same 401. Every 401 after a right password carries `X-TFA-Receipt`: send it ',
         'with the code to POST /login/tfa instead of the password again. With `device_token` (from an earlier login with ',
         '`remember_device: true`) the right password alone logs in on that device: `amr` is then `["pwd"]` with ',
-        '`remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`.'
+        '`remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`. ',
+        'Every login answers a `device_cookie` (also set as the HttpOnly `twofold_device` cookie): a later login as the same username ',
+        'that carries it is limited per device instead of sharing the username\'s limit, so guesses on the username from elsewhere ',
+        'can\'t lock this client out. It skips neither the password nor the code.'
       ].join(''),
       body: LoginBodySchema,
       response: {
         200: Type.Ref('TokenResponse', { description: 'Logged in: an access token, and a session with its `refresh_token` (see POST /token/refresh). `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","sms","mfa"]` with an SMS code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after.' }),
         ...errorResponses({
           400: 'Invalid body.',
-          429: 'Too many attempts from this client or for this username (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code).',
+          429: 'Too many attempts from this client, for this username, or from this known device (`device_cookie`) (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code).',
           503: 'Overloaded (too many password verifications waiting), a backing service is down, or the SMS gateway did not take the code; retry after `Retry-After`.'
         }),
         401: LoginUnauthorizedResponse
