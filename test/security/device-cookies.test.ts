@@ -70,7 +70,8 @@ t.test('under a sustained flood on a username, the owner\'s known device logs in
     const api = await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD, device_cookie: apiCookie })
     t.equal(api.statusCode, 200, `round ${round}: the owner's app (device_cookie) logs in`)
     apiCookie = cookieOf(api)
-    const browser = await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, { cookie: `theme=dark; twofold_device=${browserCookie}` })
+    // Typed in capitals: usernames are case-insensitive, and so is the cookie's binding.
+    const browser = await loginFrom({ username: owner.username.toUpperCase(), password: DEFAULT_PASSWORD }, { cookie: `theme=dark; twofold_device=${browserCookie}` })
     t.equal(browser.statusCode, 200, `round ${round}: the owner's browser (Cookie header) logs in`)
 
     outsiders.noCookie!.push((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD })).statusCode)
