@@ -149,3 +149,10 @@ t.test('DEVICE_COOKIE_DAYS=0: none issued, none honoured', async (t) => {
   const again = await off.inject({ method: 'POST', url: '/login', remoteAddress: '192.0.2.11', payload: { username, password: DEFAULT_PASSWORD, device_cookie: signed } })
   t.equal(again.statusCode, 429, 'even a validly signed cookie shares the username bucket')
 })
+
+t.test('over TLS (behind a trusted proxy) the browser cookie is Secure', async (t) => {
+  const owner = await newUser()
+  const res = await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, { 'x-forwarded-proto': 'https' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['set-cookie'], /; HttpOnly; SameSite=Strict; Secure$/)
+})
