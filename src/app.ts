@@ -50,7 +50,8 @@ export const REDACTED_PATHS = [
   'password', '*.password', 'current_password', '*.current_password', 'new_password', '*.new_password',
   'totp', '*.totp', 'recovery_code', '*.recovery_code', 'recovery_codes', '*.recovery_codes',
   'secret', '*.secret', 'otpauth_url', '*.otpauth_url', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'token', '*.token',
-  'receipt', '*.receipt', 'device_token', '*.device_token', 'res.headers["x-tfa-receipt"]'
+  'receipt', '*.receipt', 'device_token', '*.device_token', 'res.headers["x-tfa-receipt"]',
+  'device_cookie', '*.device_cookie', 'res.headers["set-cookie"]'
 ]
 
 export async function buildApp (config: Config, options: BuildOptions = {}) {

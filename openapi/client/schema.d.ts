@@ -109,7 +109,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a password, and a one-time code when two-factor authentication is on
-         * @description With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the password field ends in six digits, those are the code ("type the code directly after your password"). A password that itself ends in six digits still works, with or without a code appended. A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA does not need are ignored. With SMS as the method, the right password without a code sends a code by SMS (at most one a minute) and answers the same 401. Every 401 after a right password carries `X-TFA-Receipt`: send it with the code to POST /login/tfa instead of the password again. With `device_token` (from an earlier login with `remember_device: true`) the right password alone logs in on that device: `amr` is then `["pwd"]` with `remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`.
+         * @description With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the password field ends in six digits, those are the code ("type the code directly after your password"). A password that itself ends in six digits still works, with or without a code appended. A recovery code in `recovery_code` replaces the TOTP code, once per code. Fields a user without TFA does not need are ignored. With SMS as the method, the right password without a code sends a code by SMS (at most one a minute) and answers the same 401. Every 401 after a right password carries `X-TFA-Receipt`: send it with the code to POST /login/tfa instead of the password again. With `device_token` (from an earlier login with `remember_device: true`) the right password alone logs in on that device: `amr` is then `["pwd"]` with `remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`. Every login answers a `device_cookie` (also set as the HttpOnly `twofold_device` cookie): a later login as the same username that carries it is limited per device instead of sharing the username's limit, so guesses on the username from elsewhere can't lock this client out. It skips neither the password nor the code.
          */
         post: operations["login"];
         delete?: never;
@@ -703,6 +703,8 @@ export interface components {
              * @description The session this login opened (the access token's `sid`); see GET /sessions.
              */
             session_id?: string;
+            /** @description Signed (`twofold_dc_…`), after every login: proof that this client logged in as this user before, also set as the HttpOnly `twofold_device` cookie (Path=/login, SameSite=Strict). Send it as `device_cookie` with later logins as this username: they are then limited per device (`RATE_LIMIT_LOGIN_DEVICE_MAX` per window) instead of sharing the username's limit with everyone else. It lasts `DEVICE_COOKIE_DAYS` (a newer login gives a newer one) and skips neither the password nor the code. */
+            device_cookie?: string;
             /** @description Opaque (`twofold_td_…`): after a login with a code and `remember_device: true`, or a login with a trusted device (then it is the rotated successor: the one sent stops working). Send it as `device_token` with later logins to skip the code on this device until it expires (`TRUSTED_DEVICE_DAYS`). Keep it like a refresh token (an httpOnly cookie, or the platform's secure storage). */
             device_token?: string;
         };
@@ -1174,6 +1176,8 @@ export interface operations {
                     device_token?: string;
                     /** @description With a code: remember this device, so later logins from it need only the password (the response carries `device_token`). Ignored without a code or when TRUSTED_DEVICE_DAYS is 0. */
                     remember_device?: boolean;
+                    /** @description The `device_cookie` of an earlier successful login as this username (or the `twofold_device` cookie a browser sends by itself): this client is then counted in its own small login bucket instead of the username's shared one, so guesses on the username from elsewhere can't lock it out. It never stands in for the password or a code. Ignored when invalid, expired or issued for another username. */
+                    device_cookie?: string;
                 };
             };
         };
@@ -1209,7 +1213,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many attempts from this client or for this username (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code). */
+            /** @description Too many attempts from this client, for this username, or from this known device (`device_cookie`) (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code). */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -3,6 +3,7 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { SessionService } from '../sessions/session-service.js'
 import type { AuditLog, RequestContext } from './audit.js'
+import type { DeviceCookies } from './device-cookies.js'
 import { activeFactor } from './factors.js'
 import { createLoginGrants, NO_CODE, verifiedByCode, type Verified } from './login-grant.js'
 import type { LoginReceipts } from './login-receipts.js'
@@ -39,6 +40,7 @@ export interface AccountDeps {
   sessions: Pick<SessionService, 'endAll'>
   receipts: LoginReceipts
   trustedDevices: Pick<TrustedDevices, 'enabled' | 'use' | 'remember' | 'revokeAll'>
+  deviceCookies: Pick<DeviceCookies, 'enabled' | 'issue'>
 }
 
 const APPENDED_CODE = /^(.+?)([0-9]{6})$/s
@@ -59,8 +61,8 @@ const explicitCodeOf = (input: Credentials) => typedTotpOf(input) ?? input.recov
  * at login and at every sensitive action. A wrong password is always the plain 401, and only a
  * right password reveals that a code is needed.
  */
-export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices }: AccountDeps) {
-  const grantFor = createLoginGrants({ audit, config, now, trustedDevices })
+export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices, deviceCookies }: AccountDeps) {
+  const grantFor = createLoginGrants({ audit, config, now, trustedDevices, deviceCookies })
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
    * password is wrong, the whole field is tried (a password that itself ends in six digits).
@@ -179,7 +181,8 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       const passwordHash = await passwords.hash(input.new_password)
       await prisma.user.update({ where: { id: userId }, data: { passwordHash } })
       audit.record('password.changed', user.id, ctx)
-      // The old password's half-finished logins and remembered devices end with it.
+      // The old password's half-finished logins and remembered devices end with it. Device
+      // cookies stay: they only prove a past login, for the rate limit, never stand in for the password.
       await receipts.endAll(userId)
       await trustedDevices.revokeAll(userId, 'password_changed', ctx)
       // Whoever else knew the old password is signed out; the caller stays.

@@ -33,6 +33,8 @@ export interface GrantExtras {
   tfa_reminder?: string
   /** "Remember this device": the token that spares this device the code next time (rotated at each use). */
   device_token?: string
+  /** Every password login: the signed device cookie that spares this device the username's shared rate limit. */
+  device_cookie?: string
 }
 
 /**

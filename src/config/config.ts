@@ -77,7 +77,10 @@ const EnvSchema = Type.Object({
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   INTROSPECTION_CLIENTS: Type.Optional(Type.String({ minLength: 1 })),
   INTROSPECTION_CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  RATE_LIMIT_INTROSPECT_MAX: Type.Integer({ minimum: 1, description: 'per minute and client address', default: 1200 })
+  RATE_LIMIT_INTROSPECT_MAX: Type.Integer({ minimum: 1, description: 'per minute and client address', default: 1200 }),
+  // Device cookies (issue 17, item 1): a known device is spared the shared per-username login limit.
+  DEVICE_COOKIE_DAYS: Type.Integer({ minimum: 0, maximum: 400, default: 90 }),
+  RATE_LIMIT_LOGIN_DEVICE_MAX: Type.Integer({ minimum: 1, default: 10 })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -144,6 +147,12 @@ export interface Config {
   metrics?: { port: number, host: string }
   /** Security events older than this are purged, in small batches, by one instance at a time. */
   auditRetentionDays: number
+  /**
+   * Every successful login hands the client a signed device cookie for `days` (0: none); a login
+   * that carries one for its username is counted in that device's own bucket (`loginMax` per
+   * login window) instead of the username's shared one.
+   */
+  deviceCookies: { days: number, loginMax: number }
 }
 
 export interface ConfigProblem { variable: string, detail: string }
@@ -282,7 +291,8 @@ function toConfig (env: Env): Config {
     sms: smsConfig(env),
     metrics: env.METRICS_PORT === undefined ? undefined : { port: env.METRICS_PORT, host: env.METRICS_HOST ?? env.HOST },
     auditRetentionDays: env.AUDIT_RETENTION_DAYS,
-    ...hardening(env)
+    ...hardening(env),
+    deviceCookies: { days: env.DEVICE_COOKIE_DAYS, loginMax: env.RATE_LIMIT_LOGIN_DEVICE_MAX }
   }
 }
 

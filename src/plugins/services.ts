@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { createAccountService, type AccountService } from '../auth/accounts.js'
 import { createAdminService, type AdminService } from '../auth/admin.js'
 import { createApiKeyService, type ApiKeyService } from '../auth/api-keys.js'
+import { createDeviceCookies, type DeviceCookies } from '../auth/device-cookies.js'
 import { createLoginReceipts } from '../auth/login-receipts.js'
 import { createTrustedDevices, type TrustedDevices } from '../auth/trusted-devices.js'
 import { createSmsTfaService, type SmsTfaService } from '../auth/sms-tfa.js'
@@ -18,6 +19,8 @@ declare module 'fastify' {
     apiKeys: ApiKeyService
     /** "Remember this device"; `recognise` tells a live device token of a user apart without using it. */
     trustedDevices: TrustedDevices
+    /** Signed "this client logged in as this user before": the login route's rate limit reads it before bcrypt. */
+    deviceCookies: DeviceCookies
   }
 }
 
@@ -29,6 +32,8 @@ export default fp(async function servicesPlugin (app) {
   const receipts = createLoginReceipts({ store, hashKeySource: encryptionKey.key })
   const trustedDevices = createTrustedDevices({ prisma, audit, now, days: config.trustedDeviceDays })
   app.decorate('trustedDevices', trustedDevices)
+  const deviceCookies = createDeviceCookies({ keySource: encryptionKey.key, now, days: config.deviceCookies.days })
+  app.decorate('deviceCookies', deviceCookies)
   // Ended devices (and their rotated tokens) go a day after they ended, off the request path;
   // every instance may run it, a delete of what is gone is nothing.
   const purge = () => {
@@ -40,7 +45,7 @@ export default fp(async function servicesPlugin (app) {
   timer.unref()
   app.addHook('onClose', async () => { clearInterval(timer) })
   app.decorate('users', createUserService({ prisma, passwords, audit, registration: config.registration, adminRequiresTfa: config.adminRequiresTfa }))
-  app.decorate('accounts', createAccountService({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices }))
+  app.decorate('accounts', createAccountService({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices, deviceCookies }))
   app.decorate('tfa', createTfaService({ prisma, secondFactor, secretBox, config, audit, now, sessions, trustedDevices }))
   app.decorate('smsTfa', createSmsTfaService({ prisma, secondFactor, secretBox, sms, audit, now, sessions, trustedDevices }))
   app.decorate('admin', createAdminService({ prisma, secondFactor, audit, sessions, trustedDevices }))

@@ -1,9 +1,12 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { normalizeUsername } from '../auth/users.js'
 import { LoginBodySchema, LoginUnauthorizedResponse, ReceiptLoginBodySchema, ReceiptUnauthorizedResponse } from '../schemas/login.js'
 import { errorResponses } from '../schemas/responses.js'
+import type { LimitHook } from '../plugins/rate-limit.js'
 import { contextOf } from './context.js'
+import { deviceCookieOf, setDeviceCookie } from './device-cookie-header.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { loginMax, loginWindowMs } = app.config.rateLimit
@@ -13,10 +16,30 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const limitPerUsername = app.limitBy('login-user',
     (request) => normalizeUsername((request.body as { username: string }).username),
     { max: loginMax, timeWindow: loginWindowMs })
+  // A client with a device cookie for this username (it logged in as it before) has a small bucket
+  // of its own and is neither counted in nor refused by the username's: a flood of guesses on a
+  // username then locks out only the clients that never logged in as it (OWASP's device cookies).
+  const knownDevices = new WeakMap<object, string>()
+  const limitPerDevice = app.limitBy('login-device', (request) => knownDevices.get(request) ?? '',
+    { max: app.config.deviceCookies.loginMax, timeWindow: loginWindowMs })
+  const limitPerAccount: LimitHook = (request, reply, done) => {
+    const body = request.body as { username: string, device_cookie?: string }
+    const username = normalizeUsername(body.username)
+    const device = app.deviceCookies.verify(body.device_cookie, username) ?? app.deviceCookies.verify(deviceCookieOf(request), username)
+    if (device === null) return limitPerUsername(request, reply, done)
+    knownDevices.set(request, device.deviceId)
+    limitPerDevice(request, reply, done)
+  }
+  // Browsers keep the login's device cookie as an HttpOnly cookie too, and send it back by themselves.
+  const withDeviceCookie = <T extends object>(request: FastifyRequest, reply: FastifyReply, tokens: T): T => {
+    const { device_cookie: cookie } = tokens as { device_cookie?: unknown }
+    if (typeof cookie === 'string') setDeviceCookie(request, reply, cookie, app.deviceCookies.maxAgeSeconds)
+    return tokens
+  }
 
   app.post('/login', {
     onRequest: [app.shedWhenBusy, limitPerIp],
-    preHandler: [limitPerUsername],
+    preHandler: [limitPerAccount],
     schema: {
       tags: ['authentication'],
       operationId: 'login',
@@ -30,22 +53,25 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         '(at most one a minute) and answers the same 401. Every 401 after a right password carries `X-TFA-Receipt`: send it ',
         'with the code to POST /login/tfa instead of the password again. With `device_token` (from an earlier login with ',
         '`remember_device: true`) the right password alone logs in on that device: `amr` is then `["pwd"]` with ',
-        '`remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`.'
+        '`remembered_device: true` (not `mfa`: admin routes still want a code), and the response carries the rotated `device_token`. ',
+        'Every login answers a `device_cookie` (also set as the HttpOnly `twofold_device` cookie): a later login as the same username ',
+        'that carries it is limited per device instead of sharing the username\'s limit, so guesses on the username from elsewhere ',
+        'can\'t lock this client out. It skips neither the password nor the code.'
       ].join(''),
       body: LoginBodySchema,
       response: {
         200: Type.Ref('TokenResponse', { description: 'Logged in: an access token, and a session with its `refresh_token` (see POST /token/refresh). `amr` in the token: `["pwd"]`, `["pwd","otp","mfa"]` with a TOTP code, `["pwd","sms","mfa"]` with an SMS code, `["pwd","mfa"]` with a recovery code. With mandatory TFA, a user without it gets `tfa_reminder` before `TFA_REQUIRED_FROM` and an enrolment-only token (`tfa_enrollment_required: true`) after.' }),
         ...errorResponses({
           400: 'Invalid body.',
-          429: 'Too many attempts from this client or for this username (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code).',
+          429: 'Too many attempts from this client, for this username, or from this known device (`device_cookie`) (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`, even with a right code).',
           503: 'Overloaded (too many password verifications waiting), a backing service is down, or the SMS gateway did not take the code; retry after `Retry-After`.'
         }),
         401: LoginUnauthorizedResponse
       }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const ctx = contextOf(request)
-    return await app.sessions.start(await app.accounts.login(request.body, ctx), ctx)
+    return withDeviceCookie(request, reply, await app.sessions.start(await app.accounts.login(request.body, ctx), ctx))
   })
 
   // The second step's per-user limit needs the receipt's owner, looked up once and kept here.
@@ -80,10 +106,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         401: ReceiptUnauthorizedResponse
       }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const ctx = contextOf(request)
     const owner = owners.get(request) ?? ''
-    return await app.sessions.start(await app.accounts.loginWithReceipt(owner, request.body, ctx), ctx)
+    return withDeviceCookie(request, reply, await app.sessions.start(await app.accounts.loginWithReceipt(owner, request.body, ctx), ctx))
   })
 }
 

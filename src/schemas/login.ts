@@ -6,6 +6,8 @@ import { exampleError } from './responses.js'
 const DeviceTokenSchema = Type.String({ maxLength: 128, description: 'The `device_token` an earlier login with a code gave this device ("remember this device"): with the right password it stands in for the code. Ignored when a code is given.' })
 const RememberDeviceSchema = Type.Boolean({ description: 'With a code: remember this device, so later logins from it need only the password (the response carries `device_token`). Ignored without a code or when TRUSTED_DEVICE_DAYS is 0.' })
 
+const DeviceCookieSchema = Type.String({ maxLength: 256, pattern: '^[A-Za-z0-9_.-]*$', description: 'The `device_cookie` of an earlier successful login as this username (or the `twofold_device` cookie a browser sends by itself): this client is then counted in its own small login bucket instead of the username\'s shared one, so guesses on the username from elsewhere can\'t lock it out. It never stands in for the password or a code. Ignored when invalid, expired or issued for another username.' })
+
 const ReceiptHeader = {
   'X-TFA-Receipt': { type: 'string', description: 'With the `tfaRequired` body only: an opaque receipt (`twofold_lr_…`) for POST /login/tfa, so the code can follow without the password. Valid 5 minutes, 5 codes, until a code succeeds; dead after a lock, a TFA reset or disable and a password change.' }
 }
@@ -20,6 +22,7 @@ export const TokenResponseSchema = Type.Object({
   refresh_token: Type.Optional(Type.String({ description: 'Opaque (`twofold_rt_…`), single use: POST /token/refresh exchanges it for a new access token and a new refresh token. Keep it out of reach of scripts (e.g. an httpOnly cookie set by your backend, or memory). Absent for an enrolment-only login and for API-key tokens.' })),
   refresh_expires_in: Type.Optional(Type.Integer({ description: 'Seconds until the refresh token stops working unless used: the session\'s idle lifetime, or what is left of its absolute one.' })),
   session_id: Type.Optional(Type.String({ format: 'uuid', description: 'The session this login opened (the access token\'s `sid`); see GET /sessions.' })),
+  device_cookie: Type.Optional(Type.String({ description: 'Signed (`twofold_dc_…`), after every login: proof that this client logged in as this user before, also set as the HttpOnly `twofold_device` cookie (Path=/login, SameSite=Strict). Send it as `device_cookie` with later logins as this username: they are then limited per device (`RATE_LIMIT_LOGIN_DEVICE_MAX` per window) instead of sharing the username\'s limit with everyone else. It lasts `DEVICE_COOKIE_DAYS` (a newer login gives a newer one) and skips neither the password nor the code.' })),
   device_token: Type.Optional(Type.String({ description: 'Opaque (`twofold_td_…`): after a login with a code and `remember_device: true`, or a login with a trusted device (then it is the rotated successor: the one sent stops working). Send it as `device_token` with later logins to skip the code on this device until it expires (`TRUSTED_DEVICE_DAYS`). Keep it like a refresh token (an httpOnly cookie, or the platform\'s secure storage).' }))
 }, { $id: 'TokenResponse', additionalProperties: false })
 
@@ -29,7 +32,8 @@ export const LoginBodySchema = Type.Object({
   totp: Type.Optional(TotpSchema),
   recovery_code: Type.Optional(RecoveryCodeSchema),
   device_token: Type.Optional(DeviceTokenSchema),
-  remember_device: Type.Optional(RememberDeviceSchema)
+  remember_device: Type.Optional(RememberDeviceSchema),
+  device_cookie: Type.Optional(DeviceCookieSchema)
 }, { additionalProperties: false })
 
 /** POST /login/tfa: the receipt of the 401, and the code (or a recovery code) instead of the password. */

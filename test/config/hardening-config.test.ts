@@ -25,3 +25,10 @@ t.test('bad limits stop boot, naming the variable', async (t) => {
   t.equal(err.variable, 'HTTP_HEADERS_TIMEOUT_MS')
   t.match(err.message, /must not be longer than HTTP_REQUEST_TIMEOUT_MS/)
 })
+
+t.test('device cookies: lifetime and per-device login limit', async (t) => {
+  t.same(loadConfig(PRODUCTION).deviceCookies, { days: 90, loginMax: 10 })
+  t.same(loadConfig({ DEVICE_COOKIE_DAYS: '0', RATE_LIMIT_LOGIN_DEVICE_MAX: '3' }).deviceCookies, { days: 0, loginMax: 3 }, '0 days turns them off')
+  for (const bad of ['-1', '401', 'forever']) t.equal(configError(t, { DEVICE_COOKIE_DAYS: bad }).variable, 'DEVICE_COOKIE_DAYS', bad)
+  for (const bad of ['0', 'ten']) t.equal(configError(t, { RATE_LIMIT_LOGIN_DEVICE_MAX: bad }).variable, 'RATE_LIMIT_LOGIN_DEVICE_MAX', bad)
+})

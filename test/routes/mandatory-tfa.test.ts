@@ -7,7 +7,8 @@ import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../help
 import { amrOf, bearer, createTfaUser, login, randomUsername, register, STEP_MS, TFA_REQUIRED_BODY, decodeClaims } from '../flows.js'
 
 /** A login's answer without reminder or scope: the token and its session. */
-const PLAIN_LOGIN_KEYS = ['access_token', 'expires_in', 'refresh_expires_in', 'refresh_token', 'session_id', 'token_type']
+// device_cookie: every login's, for the per-username rate limit (test/security/device-cookies.test.ts).
+const PLAIN_LOGIN_KEYS = ['access_token', 'device_cookie', 'expires_in', 'refresh_expires_in', 'refresh_token', 'session_id', 'token_type']
 
 // Seed 003: TFA becomes mandatory on a date. Before it, users without TFA are reminded; from it,
 // they get a token that only lets them enrol. app.now (the TestClock) decides which side we are on.

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp, createTestDatabase, createTestRedis, TestClock, testConfig } from '../helper.js'
-import { bearer, createTfaUser, login, plainUser } from '../flows.js'
+import { bearer, createTfaUser, DEFAULT_PASSWORD, login, plainUser } from '../flows.js'
 
 // Every limit's counter in Redis carries a deliberate name: `<prefix>rate-limit:<limit>:<what is
 // counted>`, never parts of a route the limiter does not have (`undefinedundefined-…`).
@@ -14,6 +14,8 @@ t.test('every rate-limit key is <prefix>rate-limit:<limit name>:<key>', async (t
   const user = await createTfaUser(app, clock)
   const other = await plainUser(app)
   await login(app, { username: user.username, password: 'wrong password' })
+  const { device_cookie: deviceCookie } = (await login(app, { username: other.username, password: DEFAULT_PASSWORD })).json() as { device_cookie: string }
+  await login(app, { username: other.username, password: 'wrong password', device_cookie: deviceCookie })
   await app.inject({ method: 'POST', url: '/tfa/recovery-codes', headers: bearer(user.token), payload: { totp: '000000' } })
   await app.inject({ method: 'POST', url: '/password', headers: bearer(other.token), payload: { current_password: 'nope nope', new_password: 'another long one' } })
   await app.inject({ method: 'POST', url: '/api-keys', headers: bearer(other.token), payload: { name: 'ci' } })
@@ -29,7 +31,8 @@ t.test('every rate-limit key is <prefix>rate-limit:<limit name>:<key>', async (t
     t.ok(match, `${key} is <name>:<key>`)
     if (match?.[1] !== undefined) names.add(match[1])
   }
-  t.same([...names].sort(), ['api-keys-user', 'login-ip', 'login-user', 'password-ip', 'password-user', 'refresh-ip', 'register-ip', 'tfa-ip', 'tfa-user'], 'each limit under its own name')
+  t.same([...names].sort(), ['api-keys-user', 'login-device', 'login-ip', 'login-user', 'password-ip', 'password-user', 'refresh-ip', 'register-ip', 'tfa-ip', 'tfa-user'], 'each limit under its own name')
   t.ok(keys.includes(`${prefix}login-user:${user.username}`), 'the username limit is keyed by the username itself')
   t.ok(keys.includes(`${prefix}tfa-user:${user.id}`), 'a per-user limit is keyed by the user id')
+  t.ok(keys.includes(`${prefix}login-device:${deviceCookie.split('.')[1]}`), 'a known device\'s limit is keyed by its device id')
 })
