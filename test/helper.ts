@@ -1,6 +1,7 @@
 // The environment tests run in: the real PostgreSQL and Redis, configs, apps built on them, and
 // a clock to move by hand. What a client does against those apps is in ./flows.ts.
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
+import net from 'node:net'
 import pg from 'pg'
 import { Cluster, Redis } from 'ioredis'
 import Fastify from 'fastify'
@@ -139,4 +140,13 @@ async function deleteKeys (cfg: Config, prefix: string) {
   } finally {
     redis.disconnect()
   }
+}
+
+/** A port nothing listens on right now, for servers a test starts in another process. */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
 }

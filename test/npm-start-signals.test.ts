@@ -3,24 +3,15 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { builtFile, ROOT } from './built.js'
-import { createTestDatabase, TEST_REDIS_URL } from './helper.js'
+import { createTestDatabase, freePort, TEST_REDIS_URL } from './helper.js'
 
 // Built first, so that prestart (scripts/setup.mjs) finds everything up to date and only starts.
 builtFile('server.js')
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
 

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test as TapTest } from 'tap'
 import { Redis } from 'ioredis'
-import { createTestDatabase, TEST_REDIS_URL, testSigningKey } from './helper.js'
+import { createTestDatabase, freePort, TEST_REDIS_URL, testSigningKey } from './helper.js'
 import { builtFile, ROOT as root } from './built.js'
 
 // The test is of the built server, as `npm start` runs it.
@@ -30,14 +29,6 @@ function startServer (env: Record<string, string>): Run {
     child.on('exit', (code, signal) => resolve({ code, signal }))
   })
   return { child, stdout: () => stdout, stderr: () => stderr, exited }
-}
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 t.test('a bad variable: exit code 1, the variable named on stderr', async (t) => {

@@ -2,25 +2,16 @@
 // public URLs: what it accepts and refuses, through a key rotation and a logout.
 import { spawn } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config/config.js'
-import { accessTokensFor, buildTestApp, createTestDatabase, sharedEnv, testConfig } from '../helper.js'
+import { accessTokensFor, buildTestApp, createTestDatabase, freePort, sharedEnv, testConfig } from '../helper.js'
 import { bearer, decodeClaims, decodeHeader, plainUser } from '../flows.js'
 
 const keyA = generateKeyPairSync('ed25519')
 const keyB = generateKeyPairSync('ed25519')
 const pkcs8 = (pair: typeof keyA) => pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
 const spki = (pair: typeof keyA) => pair.publicKey.export({ type: 'spki', format: 'pem' }).toString()
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 const port = await freePort()
 const ISSUER = `http://127.0.0.1:${port}`
