@@ -5,6 +5,7 @@ import adminBootstrapPlugin from './plugins/admin-bootstrap.js'
 import auditPlugin from './plugins/audit.js'
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
+import corsPlugin from './plugins/cors.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
 import passwordsPlugin from './plugins/passwords.js'
 import prismaPlugin from './plugins/prisma.js'
@@ -84,6 +85,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // Infrastructure first (each declares what it needs), then the domain over it, then HTTP.
   await app.register(configPlugin, { config, now: options.now ?? Date.now })
   await app.register(errorHandlerPlugin)
+  await app.register(corsPlugin)
   await app.register(storePlugin)
   await app.register(prismaPlugin)
   await app.register(auditPlugin)

@@ -58,7 +58,11 @@ const EnvSchema = Type.Object({
   HTTP_CONNECTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 72000 })
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 72000 }),
+  // Browsers (issue 15): the reference UI and frontends on other origins.
+  UI_ENABLED: Type.Optional(Type.Boolean()),
+  CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^/,\\s]+(,\\s*https?://[^/,\\s]+)*$' })),
+  CORS_CREDENTIALS: Type.Boolean({ default: false })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -119,6 +123,10 @@ export interface Config {
   smsLimits: { numberMaxPerHour: number, globalMaxPerHour: number, enrolIpMaxPerHour: number, allowedCountries?: string[] }
   /** How long a client may hold a connection: idle, sending headers, sending the whole request, between keep-alive requests. */
   http: { connectionTimeoutMs: number, headersTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number }
+  /** The reference UI at /ui/ (default: on outside production). */
+  ui: { enabled: boolean }
+  /** Origins allowed to call the API from a browser (none by default); credentials only when asked for. */
+  cors: { origins: string[], credentials: boolean }
 }
 
 export class ConfigError extends Error {
@@ -216,7 +224,8 @@ function toConfig (env: Env): Config {
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
       : undefined,
     sms: smsConfig(env),
-    ...hardening(env)
+    ...hardening(env),
+    ...browsers(env)
   }
 }
 
@@ -236,6 +245,15 @@ function hardening (env: Env): Pick<Config, 'smsLimits' | 'http'> {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS
     }
+  }
+}
+
+function browsers (env: Env): Pick<Config, 'ui' | 'cors'> {
+  const origins = env.CORS_ORIGINS?.split(',').map(origin => origin.trim()) ?? []
+  if (env.CORS_CREDENTIALS && origins.length === 0) throw new ConfigError('CORS_CREDENTIALS', 'needs CORS_ORIGINS: credentials are never allowed for every origin')
+  return {
+    ui: { enabled: env.UI_ENABLED ?? env.NODE_ENV !== 'production' },
+    cors: { origins, credentials: env.CORS_CREDENTIALS }
   }
 }
 
