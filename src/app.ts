@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config/config.js'
 import adminBootstrapPlugin from './plugins/admin-bootstrap.js'
 import auditPlugin from './plugins/audit.js'
+import browserSessionPlugin from './plugins/browser-session.js'
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
 import corsPlugin from './plugins/cors.js'
@@ -45,7 +46,7 @@ export const REDACTED_PATHS = [
   'password', '*.password', 'current_password', '*.current_password', 'new_password', '*.new_password',
   'totp', '*.totp', 'recovery_code', '*.recovery_code', 'recovery_codes', '*.recovery_codes',
   'secret', '*.secret', 'otpauth_url', '*.otpauth_url', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'token', '*.token',
-  'receipt', '*.receipt', 'device_token', '*.device_token', 'res.headers["x-tfa-receipt"]'
+  'receipt', '*.receipt', 'device_token', '*.device_token', 'res.headers["x-tfa-receipt"]', 'res.headers["set-cookie"]'
 ]
 
 export async function buildApp (config: Config, options: BuildOptions = {}) {
@@ -86,6 +87,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(configPlugin, { config, now: options.now ?? Date.now })
   await app.register(errorHandlerPlugin)
   await app.register(corsPlugin)
+  await app.register(browserSessionPlugin)
   await app.register(storePlugin)
   await app.register(prismaPlugin)
   await app.register(auditPlugin)

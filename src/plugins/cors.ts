@@ -15,7 +15,7 @@ export default fp(async function corsPlugin (app) {
     origin: origins,
     credentials,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Twofold-Session'],
     exposedHeaders: ['X-TFA-Method', 'X-TFA-Receipt', 'Retry-After'],
     maxAge: 600,
     strictPreflight: true
