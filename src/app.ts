@@ -29,6 +29,7 @@ import tfaSmsRoutes from './routes/tfa/sms.js'
 import tfaTrustedDeviceRoutes from './routes/tfa/trusted-devices.js'
 import sessionRoutes from './routes/sessions.js'
 import userRoutes from './routes/users.js'
+import uiRoutes from './plugins/ui.js'
 import { clientErrorHandler, connectionOptions, frameworkErrors } from './http/server-options.js'
 import { SHARED_SCHEMAS } from './schemas/index.js'
 import { buildValidator } from './validation.js'
@@ -113,6 +114,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(tfaTrustedDeviceRoutes)
   await app.register(adminRoutes, { prefix: '/admin' })
   await app.register(apiKeyRoutes)
+  await app.register(uiRoutes)
   return app
 }
 
