@@ -25,7 +25,6 @@ export default async function uiRoutes (app: FastifyInstance) {
   await app.register(fastifyStatic, {
     root: UI_ROOT,
     prefix: '/ui/',
-    redirect: true,
     decorateReply: false,
     schemaHide: true,
     // Hashed asset names may be cached for good; index.html must be asked for again.
@@ -36,4 +35,5 @@ export default async function uiRoutes (app: FastifyInstance) {
       reply.header('cache-control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable')
     }
   })
+  app.get('/ui', { schema: { hide: true } }, async (_request, reply) => await reply.redirect('/ui/', 301))
 }

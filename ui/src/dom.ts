@@ -46,14 +46,17 @@ export function page (title: string, ...children: Child[]): HTMLElement {
   return main
 }
 
+/** A wait as people read it: "45 s", "14 min 58 s". */
+export const formatWait = (seconds: number) => seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`
+
 /** Counts down the Retry-After wait in `el`, keeping `button` disabled until it is over. */
-export function countdown (el: HTMLElement, seconds: number, button: HTMLButtonElement, text: (left: number) => string, done: () => void) {
+export function countdown (el: HTMLElement, seconds: number, button: HTMLButtonElement, text: (wait: string) => string, done: () => void) {
   let left = Math.max(1, Math.ceil(seconds))
   button.disabled = true
-  say(el, text(left), 'error')
+  say(el, text(formatWait(left)), 'error')
   const timer = setInterval(() => {
     left -= 1
-    if (left > 0) { say(el, text(left), 'error'); return }
+    if (left > 0) { say(el, text(formatWait(left)), 'error'); return }
     clearInterval(timer)
     button.disabled = false
     done()

@@ -22,7 +22,7 @@ export function registerPage () {
       if (created.error !== undefined) {
         submit.disabled = false
         if (created.response.status === 409) say(message, 'That username is taken: choose another one.', 'error')
-        else if (created.response.status === 429) countdown(message, retryAfter(created.response), submit, left => `Too many attempts. Try again in ${left} s.`, () => say(message, ''))
+        else if (created.response.status === 429) countdown(message, retryAfter(created.response), submit, wait => `Too many attempts. Try again in ${wait}.`, () => say(message, ''))
         else say(message, messageOf(created.error), 'error')
         return
       }

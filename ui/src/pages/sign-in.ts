@@ -73,7 +73,7 @@ export function signInPage (notice?: string) {
   restart.addEventListener('click', () => reset())
 
   const wait = (response: Response, what: string) => countdown(message, retryAfter(response), submit,
-    left => `${what} Try again in ${left} s.`, () => say(message, 'You can try again now.'))
+    wait => `${what} Try again in ${wait}.`, () => say(message, 'You can try again now.'))
 
   form.addEventListener('submit', (event) => {
     event.preventDefault()
