@@ -172,6 +172,27 @@ t.test('the reference UI in headless Chromium', async (t) => {
   t.pass('a remembered device signs in without a code')
   t.equal(await page.getByTestId('trusted-devices').locator('li').count(), 1, 'listed under remembered devices')
 
+  // The second factor's settings: rename the device, new recovery codes, the protected actions.
+  await page.getByLabel('Device name').fill('Laptop key')
+  await page.getByRole('button', { name: 'Rename' }).click()
+  await page.getByTestId('device-name').getByText('Laptop key').waitFor()
+  t.pass('device renamed')
+  clock.advance(STEP_MS)
+  const codeFor = (button: string) => page.getByRole('button', { name: button }).locator('xpath=ancestor::form').getByLabel('Code', { exact: true })
+  await codeFor('Make new recovery codes').fill(codeAt(secret, clock.now()))
+  await page.getByRole('button', { name: 'Make new recovery codes' }).click()
+  await page.getByTestId('recovery-codes').waitFor()
+  const fresh = (await page.getByTestId('recovery-codes').locator('li').allInnerTexts()).map(c => c.trim())
+  t.ok(fresh.length === 10 && !fresh.includes(codes[1]!), 'ten new recovery codes')
+  await page.getByRole('button', { name: 'I have saved them' }).click()
+  await securityHeading(page).waitFor()
+  clock.advance(STEP_MS)
+  await page.getByLabel('Changing the password').uncheck()
+  await codeFor('Save').fill(codeAt(secret, clock.now()))
+  await page.getByRole('button', { name: 'Save' }).click()
+  await page.getByText('Saved.').waitFor()
+  t.pass('password change no longer asks for a code')
+
   // A second browser signs in; this one ends it.
   const other = await openPage(await launch(t), problems)
   clock.advance(STEP_MS)
@@ -199,6 +220,19 @@ t.test('the reference UI in headless Chromium', async (t) => {
   await page.getByTestId('tfa-state').getByText('Off').waitFor()
   t.pass('two-factor turned off')
   await page.getByRole('link', { name: 'Set up two-factor' }).waitFor()
+
+  // A password change (no code now that TFA is off): the old password stops working.
+  await page.getByLabel('Current password').fill(DEFAULT_PASSWORD)
+  await page.getByLabel('New password').fill('a brand new passphrase')
+  await page.getByRole('button', { name: 'Change password' }).click()
+  await page.getByText('Password changed.').waitFor()
+  await signOut(t, page)
+  await signIn(page, username, DEFAULT_PASSWORD)
+  await page.getByText('Wrong username or password.').waitFor()
+  await page.getByLabel('Password').fill('a brand new passphrase')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await securityHeading(page).waitFor()
+  t.pass('signed in with the new password, without a code')
 
   // The lockout: the wait from Retry-After, counting down.
   const locked = await createTfaUser(app, clock)

@@ -1,4 +1,4 @@
-import { api, messageOf, signOut } from '../api.js'
+import { api, messageOf, session, signOut } from '../api.js'
 import { codeField, field, h, page, recoveryCodes, say, status } from '../dom.js'
 import { go } from '../router.js'
 
@@ -119,7 +119,11 @@ export async function securityPage () {
     h('span', {}, `${d.name} · last used ${when(d.last_used_at)} · until ${when(d.expires_at)}`),
     h('button', { type: 'button', onclick: () => { api.DELETE('/tfa/trusted-devices/{id}', { params: { path: { id: d.id } } }).then(reload) } }, 'Forget')))
 
+  const reminder = session()?.reminder
   page(`Security for ${me.data.username}`,
+    reminder !== undefined && !state.enabled
+      ? h('p', { class: 'notice' }, `Two-factor authentication becomes mandatory on ${new Date(reminder).toLocaleDateString()}: `, h('a', { href: '#/enrol' }, 'set it up now'), '.')
+      : null,
     section('s-tfa', 'Two-factor authentication', ...tfaParts),
     section('s-password', 'Password', passwordForm),
     state.enabled ? section('s-protect', 'Protected actions', settingsForm) : null,
