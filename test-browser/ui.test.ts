@@ -7,9 +7,12 @@ import * as OTPAuth from 'otpauth'
 import type { Page } from 'playwright-core'
 import { UI_ROOT } from '../src/plugins/ui.js'
 import { buildTestApp, createTestDatabase, testConfig, TestClock } from '../test/helper.js'
-import { createTfaUser, DEFAULT_PASSWORD, randomUsername, STEP_MS } from '../test/flows.js'
+import { createTfaUser, DEFAULT_PASSWORD, randomPhone, randomUsername, STEP_MS } from '../test/flows.js'
+import { startSmsReceiver } from '../test/sms-receiver.js'
 import { launch, openPage, screenshot } from './browser.js'
 
+// At most one SMS a minute (as in test/flows.ts).
+const SMS_INTERVAL_MS = 60_000
 const codeAt = (secret: string, ms: number) =>
   new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: ms })
 
@@ -296,5 +299,50 @@ t.test('mandatory TFA: an enrolment-only login goes straight to enrolment', asyn
   await signIn(page, username, DEFAULT_PASSWORD + codeAt(secret, Date.now() + 30_000))
   await securityHeading(page).waitFor()
   t.equal(await page.getByTestId('device-name').innerText(), 'Work phone')
+  t.same(problems, [])
+})
+
+t.test('SMS: enrol with a phone number, then sign in with the code sent', async (t) => {
+  const receiver = await startSmsReceiver(t)
+  const clock = new TestClock()
+  const app = await buildTestApp(t, testConfig({ DATABASE_URL: await createTestDatabase(t), UI_ENABLED: 'true', ...receiver.env }), { now: clock.now })
+  const api = await app.listen({ port: 0, host: '127.0.0.1' })
+  const problems: string[] = []
+  const page = await openPage(await launch(t), problems)
+  await page.goto(`${api}/ui/#/register`)
+  const username = randomUsername()
+  const phone = randomPhone()
+  await page.getByLabel('Username').fill(username)
+  await page.getByLabel('Password').fill(DEFAULT_PASSWORD)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.getByLabel('A text message (SMS) to my phone').check()
+  await page.getByRole('button', { name: 'Continue' }).click()
+  t.equal(await page.getByLabel('Mobile number').getAttribute('autocomplete'), 'tel')
+  await page.getByLabel('Mobile number').fill(phone)
+  await page.getByRole('button', { name: 'Send me a code' }).click()
+  await page.getByLabel('The code we sent to your phone').waitFor()
+  await page.getByLabel('The code we sent to your phone').fill(receiver.lastCode(phone))
+  await page.getByRole('button', { name: 'Turn on two-factor' }).click()
+  await page.getByTestId('recovery-codes').waitFor()
+  await page.getByRole('button', { name: 'I have saved them' }).click()
+  await securityHeading(page).waitFor()
+  t.match(await page.getByText(/^SMS to \+/).innerText(), /•/, 'the masked number')
+  await page.getByRole('link', { name: 'Set up two-factor' }).count().then(n => t.equal(n, 0))
+  await page.goto(`${api}/ui/#/enrol`)
+  await page.getByText('turn the current one off first').waitFor()
+  t.pass('enrol says to turn the current factor off first')
+  await page.goto(`${api}/ui/#/security`)
+  await securityHeading(page).waitFor()
+  await signOut(t, page)
+
+  clock.advance(SMS_INTERVAL_MS)
+  const sent = receiver.to(phone).length
+  await signIn(page, username, DEFAULT_PASSWORD)
+  await page.getByText('We sent a code to your phone').waitFor()
+  t.equal(receiver.to(phone).length, sent + 1, 'the right password sent a code')
+  await codeInput(page).fill(receiver.lastCode(phone))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await securityHeading(page).waitFor()
+  t.pass('signed in with the SMS code')
   t.same(problems, [])
 })
