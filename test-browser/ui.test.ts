@@ -112,6 +112,7 @@ t.test('the reference UI in headless Chromium', async (t) => {
   await page.keyboard.press('Enter')
   await page.getByText('Open your authenticator app').waitFor()
   t.equal(await page.getByLabel('Password').inputValue(), '', 'the password is not kept')
+  t.notOk(await page.getByLabel('Recovery code').isVisible(), 'the recovery code field waits for its link')
   t.equal(await codeInput(page).getAttribute('autocomplete'), 'one-time-code')
   t.equal(await codeInput(page).getAttribute('inputmode'), 'numeric')
   t.equal(await page.evaluate('document.activeElement.autocomplete'), 'one-time-code', 'the code field has the focus')
