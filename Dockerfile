@@ -11,6 +11,9 @@ COPY prisma ./prisma
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The reference UI (/ui/, off in production unless UI_ENABLED=true): built from ui/ against openapi/client.
+COPY ui ./ui
+COPY openapi ./openapi
 RUN npm run build
 
 # The same script CI runs in .ci/run (scripts/check-production-install.sh), so what is tested is

@@ -4,8 +4,10 @@ import type { Config } from './config/config.js'
 import adminBootstrapPlugin from './plugins/admin-bootstrap.js'
 import auditPlugin from './plugins/audit.js'
 import auditRetentionPlugin from './plugins/audit-retention.js'
+import browserSessionPlugin from './plugins/browser-session.js'
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
+import corsPlugin from './plugins/cors.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
 import metricsPlugin from './plugins/metrics.js'
 import passwordsPlugin from './plugins/passwords.js'
@@ -32,6 +34,7 @@ import tfaSmsRoutes from './routes/tfa/sms.js'
 import tfaTrustedDeviceRoutes from './routes/tfa/trusted-devices.js'
 import sessionRoutes from './routes/sessions.js'
 import userRoutes from './routes/users.js'
+import uiRoutes from './plugins/ui.js'
 import { clientErrorHandler, connectionOptions, frameworkErrors } from './http/server-options.js'
 import wellKnownRoutes from './routes/well-known.js'
 import { SHARED_SCHEMAS } from './schemas/index.js'
@@ -94,6 +97,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(configPlugin, { config, now: options.now ?? Date.now })
   await app.register(errorHandlerPlugin)
   await app.register(requestLogPlugin)
+  await app.register(corsPlugin)
+  await app.register(browserSessionPlugin)
   await app.register(storePlugin)
   await app.register(prismaPlugin)
   await app.register(auditPlugin)
@@ -125,6 +130,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(apiKeyRoutes)
   await app.register(wellKnownRoutes)
   await app.register(introspectRoutes)
+  await app.register(uiRoutes)
   return app
 }
 

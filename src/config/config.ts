@@ -80,7 +80,11 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_INTROSPECT_MAX: Type.Integer({ minimum: 1, description: 'per minute and client address', default: 1200 }),
   // Device cookies (issue 17, item 1): a known device is spared the shared per-username login limit.
   DEVICE_COOKIE_DAYS: Type.Integer({ minimum: 0, maximum: 400, default: 90 }),
-  RATE_LIMIT_LOGIN_DEVICE_MAX: Type.Integer({ minimum: 1, default: 10 })
+  RATE_LIMIT_LOGIN_DEVICE_MAX: Type.Integer({ minimum: 1, default: 10 }),
+  // Browsers (issue 15): the reference UI and frontends on other origins.
+  UI_ENABLED: Type.Optional(Type.Boolean()),
+  CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^/,\\s]+(,\\s*https?://[^/,\\s]+)*$' })),
+  CORS_CREDENTIALS: Type.Boolean({ default: false })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -153,6 +157,10 @@ export interface Config {
    * login window) instead of the username's shared one.
    */
   deviceCookies: { days: number, loginMax: number }
+  /** The reference UI at /ui/ (default: on outside production). */
+  ui: { enabled: boolean }
+  /** Origins allowed to call the API from a browser (none by default); credentials only when asked for. */
+  cors: { origins: string[], credentials: boolean }
 }
 
 export interface ConfigProblem { variable: string, detail: string }
@@ -292,7 +300,8 @@ function toConfig (env: Env): Config {
     metrics: env.METRICS_PORT === undefined ? undefined : { port: env.METRICS_PORT, host: env.METRICS_HOST ?? env.HOST },
     auditRetentionDays: env.AUDIT_RETENTION_DAYS,
     ...hardening(env),
-    deviceCookies: { days: env.DEVICE_COOKIE_DAYS, loginMax: env.RATE_LIMIT_LOGIN_DEVICE_MAX }
+    deviceCookies: { days: env.DEVICE_COOKIE_DAYS, loginMax: env.RATE_LIMIT_LOGIN_DEVICE_MAX },
+    ...browsers(env)
   }
 }
 
@@ -312,6 +321,15 @@ function hardening (env: Env): Pick<Config, 'smsLimits' | 'http'> {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS
     }
+  }
+}
+
+function browsers (env: Env): Pick<Config, 'ui' | 'cors'> {
+  const origins = env.CORS_ORIGINS?.split(',').map(origin => origin.trim()) ?? []
+  if (env.CORS_CREDENTIALS && origins.length === 0) throw new ConfigError('CORS_CREDENTIALS', 'needs CORS_ORIGINS: credentials are never allowed for every origin')
+  return {
+    ui: { enabled: env.UI_ENABLED ?? env.NODE_ENV !== 'production' },
+    cors: { origins, credentials: env.CORS_CREDENTIALS }
   }
 }
 
