@@ -6,6 +6,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 export const BROWSER_SESSION_HEADER = 'x-twofold-session'
 export const REFRESH_COOKIE = 'twofold_rt'
 export const DEVICE_COOKIE = 'twofold_td'
+/** The login's `device_cookie` (a known device's own rate-limit bucket, README "How login decides"). */
+export const KNOWN_DEVICE_COOKIE = 'twofold_device'
+// Only a value of the token's own shape is passed on: a mangled cookie is no device, not a 400.
+const KNOWN_DEVICE_SHAPE = /^twofold_dc_[A-Za-z0-9._-]{1,256}$/
 
 // Each cookie travels only to the one route that reads it.
 const REFRESH_PATH = '/token/refresh'
@@ -37,6 +41,10 @@ export default fp(async function browserSessionPlugin (app) {
     if (url === DEVICE_PATH && fields.device_token === undefined && request.cookies[DEVICE_COOKIE] !== undefined) {
       fields.device_token = request.cookies[DEVICE_COOKIE]
     }
+    const known = request.cookies[KNOWN_DEVICE_COOKIE]
+    if (url === DEVICE_PATH && fields.device_cookie === undefined && known !== undefined && KNOWN_DEVICE_SHAPE.test(known)) {
+      fields.device_cookie = known
+    }
   })
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -55,6 +63,10 @@ export default fp(async function browserSessionPlugin (app) {
     if (typeof answer.device_token === 'string') {
       setCookie(request, reply, DEVICE_COOKIE, answer.device_token, DEVICE_PATH, app.config.trustedDeviceDays * 86400)
       delete answer.device_token
+    }
+    if (typeof answer.device_cookie === 'string') {
+      setCookie(request, reply, KNOWN_DEVICE_COOKIE, answer.device_cookie, DEVICE_PATH, app.config.deviceCookies.days * 86400)
+      delete answer.device_cookie
     }
     return JSON.stringify(answer)
   })

@@ -1,12 +1,10 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import { normalizeUsername } from '../auth/users.js'
 import { LoginBodySchema, LoginUnauthorizedResponse, ReceiptLoginBodySchema, ReceiptUnauthorizedResponse } from '../schemas/login.js'
 import { errorResponses } from '../schemas/responses.js'
 import type { LimitHook } from '../plugins/rate-limit.js'
 import { contextOf } from './context.js'
-import { deviceCookieOf, setDeviceCookie } from './device-cookie-header.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { loginMax, loginWindowMs } = app.config.rateLimit
@@ -25,16 +23,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const limitPerAccount: LimitHook = (request, reply, done) => {
     const body = request.body as { username: string, device_cookie?: string }
     const username = normalizeUsername(body.username)
-    const device = app.deviceCookies.verify(body.device_cookie, username) ?? app.deviceCookies.verify(deviceCookieOf(request), username)
+    const device = app.deviceCookies.verify(body.device_cookie, username)
     if (device === null) return limitPerUsername(request, reply, done)
     knownDevices.set(request, device.deviceId)
     limitPerDevice(request, reply, done)
-  }
-  // Browsers keep the login's device cookie as an HttpOnly cookie too, and send it back by themselves.
-  const withDeviceCookie = <T extends object>(request: FastifyRequest, reply: FastifyReply, tokens: T): T => {
-    const { device_cookie: cookie } = tokens as { device_cookie?: unknown }
-    if (typeof cookie === 'string') setDeviceCookie(request, reply, cookie, app.deviceCookies.maxAgeSeconds)
-    return tokens
   }
 
   app.post('/login', {
@@ -71,7 +63,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const ctx = contextOf(request)
-    return withDeviceCookie(request, reply, await app.sessions.start(await app.accounts.login(request.body, ctx), ctx))
+    return await app.sessions.start(await app.accounts.login(request.body, ctx), ctx)
   })
 
   // The second step's per-user limit needs the receipt's owner, looked up once and kept here.
@@ -109,7 +101,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const ctx = contextOf(request)
     const owner = owners.get(request) ?? ''
-    return withDeviceCookie(request, reply, await app.sessions.start(await app.accounts.loginWithReceipt(owner, request.body, ctx), ctx))
+    return await app.sessions.start(await app.accounts.loginWithReceipt(owner, request.body, ctx), ctx)
   })
 }
 

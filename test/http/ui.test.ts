@@ -11,7 +11,7 @@ if (!existsSync(`${UI_ROOT}index.html`)) execFileSync('npm', ['run', '-s', 'buil
 t.test('UI_ENABLED: on outside production, off in production unless set', async (t) => {
   t.equal(loadConfig({}).ui.enabled, true)
   t.equal(loadConfig({ UI_ENABLED: 'false' }).ui.enabled, false)
-  const production = { NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x', REDIS_URL: 'redis://r', JWT_SECRET: 'x'.repeat(32), TOTP_ENCRYPTION_KEY: `${'A'.repeat(43)}=` }
+  const production = { NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x', REDIS_URL: 'redis://r', JWT_ALGORITHM: 'HS256', JWT_SECRET: 'x'.repeat(32), TOTP_ENCRYPTION_KEY: `${'A'.repeat(43)}=` }
   t.equal(loadConfig(production).ui.enabled, false)
   t.equal(loadConfig({ ...production, UI_ENABLED: 'true' }).ui.enabled, true)
 })

@@ -31,6 +31,10 @@ const newUser = async () => {
   if (res.statusCode !== 201) throw new Error(`register: ${res.statusCode} ${res.body}`)
   return res.json() as { id: string, username: string }
 }
+// The reference UI's mode (README "Reference UI"): tokens in HttpOnly cookies, not in the JSON.
+const BROWSER = { 'x-twofold-session': 'cookie' }
+const setCookieOf = (res: LightMyRequestResponse, name: string): string | undefined =>
+  [res.headers['set-cookie'] ?? []].flat().find(c => c.startsWith(`${name}=`))
 const cookieOf = (res: LightMyRequestResponse): string => {
   const { device_cookie: cookie } = res.json() as { device_cookie?: string }
   if (cookie === undefined) throw new Error(`no device_cookie: ${res.statusCode} ${res.body}`)
@@ -50,10 +54,13 @@ const bcryptPasswords = spyOnBcrypt(app)
 t.test('under a sustained flood on a username, the owner\'s known device logs in every time; no one else does', async (t) => {
   const owner = await newUser()
   const other = await newUser()
-  const first = await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD })
+  const first = await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, BROWSER)
   t.equal(first.statusCode, 200)
-  const browserCookie = cookieOf(first)
-  t.match(first.headers['set-cookie'], new RegExp(`^twofold_device=${browserCookie.replace(/\./g, '\\.')}; Max-Age=7776000; Path=/login; HttpOnly; SameSite=Strict$`), 'browsers get it as an HttpOnly, SameSite cookie for /login')
+  t.notOk('device_cookie' in (first.json() as object), 'a browser session gets it as a cookie, not in the JSON')
+  const browserSetCookie = setCookieOf(first, 'twofold_device') ?? ''
+  t.match(browserSetCookie, /^twofold_device=twofold_dc_[^;]+; Max-Age=7776000; Path=\/login; HttpOnly; SameSite=Strict$/, 'an HttpOnly, SameSite cookie for /login')
+  const browserCookie = browserSetCookie.slice('twofold_device='.length, browserSetCookie.indexOf(';'))
+  t.ok(app.deviceCookies.verify(browserCookie, owner.username), 'the cookie is the device cookie')
   const othersCookie = cookieOf(await loginFrom({ username: other.username, password: DEFAULT_PASSWORD }))
   const tampered = browserCookie.slice(0, -1) + (browserCookie.endsWith('A') ? 'B' : 'A')
   const expired = createDeviceCookies({ keySource: config.tfa.encryptionKey!.key, now: () => clock.now() - 2 * 86_400_000, days: 1 }).issue(owner.id, owner.username)
@@ -71,13 +78,13 @@ t.test('under a sustained flood on a username, the owner\'s known device logs in
     t.equal(api.statusCode, 200, `round ${round}: the owner's app (device_cookie) logs in`)
     apiCookie = cookieOf(api)
     // Typed in capitals: usernames are case-insensitive, and so is the cookie's binding.
-    const browser = await loginFrom({ username: owner.username.toUpperCase(), password: DEFAULT_PASSWORD }, { cookie: `theme=dark; twofold_device=${browserCookie}` })
+    const browser = await loginFrom({ username: owner.username.toUpperCase(), password: DEFAULT_PASSWORD }, { ...BROWSER, cookie: `theme=dark; twofold_device=${browserCookie}` })
     t.equal(browser.statusCode, 200, `round ${round}: the owner's browser (Cookie header) logs in`)
 
     outsiders.noCookie!.push((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD })).statusCode)
     outsiders.othersCookie!.push((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD, device_cookie: othersCookie })).statusCode)
     outsiders.tampered!.push((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD, device_cookie: tampered })).statusCode)
-    outsiders.expired!.push((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, { cookie: `twofold_device=${expired}` })).statusCode)
+    outsiders.expired!.push((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, { ...BROWSER, cookie: `twofold_device=${expired}` })).statusCode)
     outsiders.forged!.push((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD, device_cookie: forgedForOwner })).statusCode)
   }
   const windows = 1 + Math.ceil((Date.now() - started) / WINDOW_MS)
@@ -122,7 +129,10 @@ t.test('a device cookie skips neither the password nor the code; the second step
   const done = await loginWithReceipt(app, { receipt: receiptOf(first), totp: user.code() })
   t.equal(done.statusCode, 200)
   const cookie = cookieOf(done)
-  t.match(done.headers['set-cookie'], /^twofold_device=twofold_dc_/, 'POST /login/tfa sets it for browsers too')
+  const second = await loginFrom({ username: user.username, password: user.password }, BROWSER)
+  clock.advance(30_000)
+  const browserDone = await app.inject({ method: 'POST', url: '/login/tfa', headers: BROWSER, payload: { receipt: receiptOf(second), totp: user.code() } })
+  t.match(setCookieOf(browserDone, 'twofold_device'), /^twofold_device=twofold_dc_/, 'POST /login/tfa sets it for browsers too')
   const again = await loginFrom({ username: user.username, password: user.password, device_cookie: cookie })
   t.equal(again.statusCode, 401, 'the right password and a device cookie, without the code')
   t.equal(again.body, TFA_REQUIRED_BODY, 'still asks for the code')
@@ -134,6 +144,7 @@ t.test('a malformed device_cookie is a 400, a malformed Cookie header is ignored
   const owner = await newUser()
   t.equal((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD, device_cookie: 'twofold_dc_<script>' })).statusCode, 400)
   t.equal((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, { cookie: 'twofold_device=%00;;=;twofold_device' })).statusCode, 200)
+  t.equal((await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, { ...BROWSER, cookie: 'twofold_device=%00;;=;twofold_device' })).statusCode, 200, 'in a browser session too')
 })
 
 t.test('DEVICE_COOKIE_DAYS=0: none issued, none honoured', async (t) => {
@@ -152,7 +163,7 @@ t.test('DEVICE_COOKIE_DAYS=0: none issued, none honoured', async (t) => {
 
 t.test('over TLS (behind a trusted proxy) the browser cookie is Secure', async (t) => {
   const owner = await newUser()
-  const res = await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, { 'x-forwarded-proto': 'https' })
+  const res = await loginFrom({ username: owner.username, password: DEFAULT_PASSWORD }, { ...BROWSER, 'x-forwarded-proto': 'https' })
   t.equal(res.statusCode, 200)
-  t.match(res.headers['set-cookie'], /; HttpOnly; SameSite=Strict; Secure$/)
+  t.match(setCookieOf(res, 'twofold_device'), /; HttpOnly; Secure; SameSite=Strict$/)
 })
