@@ -1154,7 +1154,10 @@ export interface operations {
     login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Browser session: `refresh_token`, `device_token` and `device_cookie` move from the JSON into HttpOnly, SameSite=Strict cookies scoped to the path that reads them, and are read back from there. Without it (API clients) nothing changes. */
+                "x-twofold-session"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1236,7 +1239,10 @@ export interface operations {
     loginWithReceipt: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Browser session: `refresh_token`, `device_token` and `device_cookie` move from the JSON into HttpOnly, SameSite=Strict cookies scoped to the path that reads them, and are read back from there. Without it (API clients) nothing changes. */
+                "x-twofold-session"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1312,7 +1318,10 @@ export interface operations {
     refreshToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Browser session: `refresh_token`, `device_token` and `device_cookie` move from the JSON into HttpOnly, SameSite=Strict cookies scoped to the path that reads them, and are read back from there. Without it (API clients) nothing changes. */
+                "x-twofold-session"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1374,7 +1383,10 @@ export interface operations {
     logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Browser session: `refresh_token`, `device_token` and `device_cookie` move from the JSON into HttpOnly, SameSite=Strict cookies scoped to the path that reads them, and are read back from there. Without it (API clients) nothing changes. */
+                "x-twofold-session"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };

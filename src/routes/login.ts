@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { normalizeUsername } from '../auth/users.js'
+import { BrowserSessionHeadersSchema } from '../schemas/sessions.js'
 import { LoginBodySchema, LoginUnauthorizedResponse, ReceiptLoginBodySchema, ReceiptUnauthorizedResponse } from '../schemas/login.js'
 import { errorResponses } from '../schemas/responses.js'
 import type { LimitHook } from '../plugins/rate-limit.js'
@@ -35,6 +36,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['authentication'],
       operationId: 'login',
+      headers: BrowserSessionHeadersSchema,
       summary: 'Log in with a password, and a one-time code when two-factor authentication is on',
       description: [
         'With two-factor authentication (TFA) on, the 6-digit code is taken from `totp` when given; otherwise, when the ',
@@ -79,6 +81,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['authentication'],
       operationId: 'loginWithReceipt',
+      headers: BrowserSessionHeadersSchema,
       summary: 'Complete a two-factor login with the receipt of its 401 and the code, without the password again',
       description: [
         'The second step of a two-step login form: POST /login with the password answered 401 with `X-TFA-Receipt`; send that ',

@@ -4,7 +4,7 @@ import { AppError } from '../errors.js'
 import { BearerSecurity } from '../schemas/credentials.js'
 import { IdParamsSchema } from '../schemas/params.js'
 import { ENROLMENT_ONLY, errorResponses, UNAUTHENTICATED } from '../schemas/responses.js'
-import { RefreshBodySchema } from '../schemas/sessions.js'
+import { BrowserSessionHeadersSchema, RefreshBodySchema } from '../schemas/sessions.js'
 import { contextOf } from './context.js'
 
 const tags = ['sessions']
@@ -18,6 +18,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['authentication'],
       operationId: 'refreshToken',
+      headers: BrowserSessionHeadersSchema,
       summary: 'Exchange a refresh token for a new access token and a new refresh token',
       description: 'The refresh token is single use: the answer carries its successor, and the old one stops working. ' +
         'Presented again after that, it counts as stolen and ends the whole session, unless it comes back within 10 seconds ' +
@@ -43,6 +44,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags,
       operationId: 'logout',
+      headers: BrowserSessionHeadersSchema,
       summary: 'End the current session',
       description: 'Its refresh token stops working, and so does every access token of the session, on every instance, within about a second.',
       security: BearerSecurity,

@@ -18,3 +18,16 @@ export const SessionListSchema = Type.Object({
 export const RefreshBodySchema = Type.Object({
   refresh_token: Type.String({ minLength: 1, maxLength: 256 })
 }, { additionalProperties: false })
+
+/**
+ * Browser sessions (src/plugins/browser-session.ts, README "Reference UI"): with this header the
+ * refresh token, the remembered-device token and the device cookie travel as HttpOnly cookies
+ * instead of in the JSON. Declared on the routes it changes, so the OpenAPI document (and the
+ * typed client built from it) is enough to build a browser frontend.
+ */
+export const BrowserSessionHeadersSchema = Type.Object({
+  'x-twofold-session': Type.Optional(Type.Literal('cookie', {
+    description: 'Browser session: `refresh_token`, `device_token` and `device_cookie` move from the JSON into HttpOnly, ' +
+      'SameSite=Strict cookies scoped to the path that reads them, and are read back from there. Without it (API clients) nothing changes.'
+  }))
+})
