@@ -15,6 +15,9 @@ export function serviceEnv ({ databaseUrl, redisKeyPrefix }) {
     REDIS_URL,
     REDIS_KEY_PREFIX: redisKeyPrefix,
     ...jwtEnv(JWT_ALGORITHM),
+    // Fixed, as in production: the default issuer names HOST:PORT, and a restarted server (the
+    // scale bench) gets a new port, which would refuse every token issued before.
+    JWT_ISSUER: 'http://twofold.bench.test',
     INTROSPECTION_CLIENTS: `${INTROSPECTION_CLIENT.id}:${INTROSPECTION_CLIENT.secret}`,
     TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     TRUST_PROXY: 'true',
