@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Config } from '../../src/config/config.js'
 import { buildTestApp, createTestDatabase, createTestRedis, sharedEnv, TestClock, testConfig } from '../helper.js'
-import { bearer, countStatuses, createTfaUser, login, TFA_REQUIRED_BODY, wrongCode } from '../flows.js'
+import { bearer, countStatuses, createTfaUser, login, loginWithReceipt, receiptOf, TFA_REQUIRED_BODY, wrongCode } from '../flows.js'
 
 // A code must never work twice, also when the store behind the check lost its data: Redis
 // restarted without persistence, the embedded mode restarted, or a disable racing a login with
@@ -105,4 +105,18 @@ t.test('one code raced at /login and /tfa/disable: never both', async (t) => {
   }
   t.equal(bothWon, 0, 'the code never worked twice')
   t.comment(`login won ${loginWon}, disable won ${disableWon}`)
+})
+
+t.test('Redis emptied: a code accepted at the receipt step (POST /login/tfa) is refused there again', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const code = user.code()
+  const first = await login(app, { username: user.username, password: user.password })
+  t.equal((await loginWithReceipt(app, { receipt: receiptOf(first), totp: code })).statusCode, 200)
+  await flushRedis(config)
+  clock.advance(11_000)
+  const again = await login(app, { username: user.username, password: user.password })
+  const replay = await loginWithReceipt(app, { receipt: receiptOf(again), totp: code })
+  t.equal(replay.body, TFA_REQUIRED_BODY, 'the same code through a fresh receipt, 11 s later: refused')
+  clock.advance(30_000)
+  t.equal((await loginWithReceipt(app, { receipt: receiptOf(again), totp: user.code() })).statusCode, 200, 'the next code logs in')
 })
