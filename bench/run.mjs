@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// `npm run bench [-- --duration 6] [-- --smoke]`: builds and starts twofold (production build,
+// `npm run bench [-- --duration 6] [-- --smoke] [-- --only two-step,retry-storm]`: builds and starts twofold (production build,
 // PostgreSQL and Redis from the environment, one process), prepares users, runs every scenario
 // with autocannon against 127.0.0.1 only, stops what it started, prints a Markdown table and
 // writes bench/results/latest.json. See README "Performance".
 // The helpers are in bench/lib/, the scenarios in bench/scenarios/; this file runs them in order.
+// `--only` names from: logins, wrong-code, two-step, one-at-a-time, cheap-routes, refresh,
+// overload, retry-storm, flood (the ceiling is always measured, before and after).
+// BENCH_NO_BUILD=1 runs the dist/ already built; BENCH_CPU_PROF=<dir> profiles each scenario.
 import bcrypt from 'bcrypt'
 import { meanCeiling, measureCeiling } from './lib/measure-ceiling.mjs'
-import { COST, D, log, PASSWORD, smoke } from './lib/options.mjs'
+import { COST, D, log, only, PASSWORD, smoke } from './lib/options.mjs'
 import { processStats } from './lib/process-stats.mjs'
 import { buildProject, loadTotpCode } from './lib/project.mjs'
 import { report } from './lib/report.mjs'
@@ -25,7 +28,7 @@ import { twoStep } from './scenarios/two-step.mjs'
 
 async function main () {
   log(`building (duration ${D}s per scenario${smoke ? ', smoke' : ''})`)
-  buildProject()
+  if (!process.env.BENCH_NO_BUILD) buildProject()
   const code = await loadTotpCode()
   const scratch = await createScratchState()
   const env = serviceEnv(scratch)
@@ -43,23 +46,24 @@ async function main () {
     const bench = { server, code, ...tfa }
 
     const s = results.scenarios = {}
-    Object.assign(s, await concurrentLogins(bench))
+    const run = async (name, scenario) => { if (only === null || only.has(name)) Object.assign(s, await scenario()) }
+    await run('logins', () => concurrentLogins(bench))
     log('ceiling, second measurement')
     const secondCeiling = measureCeiling()
     results.ceilingRuns = [firstCeiling, secondCeiling]
     results.ceiling = meanCeiling(firstCeiling, secondCeiling)
-    Object.assign(s, await wrongCodeLogins(bench))
-    Object.assign(s, await twoStep(bench))
-    Object.assign(s, await oneAtATime(bench))
-    Object.assign(s, await cheapRoutes(bench))
-    Object.assign(s, await refresh(bench))
-    Object.assign(s, await overload(bench))
-    Object.assign(s, await retryStorm(bench))
+    await run('wrong-code', () => wrongCodeLogins(bench))
+    await run('two-step', () => twoStep(bench))
+    await run('one-at-a-time', () => oneAtATime(bench))
+    await run('cheap-routes', () => cheapRoutes(bench))
+    await run('refresh', () => refresh(bench))
+    await run('overload', () => overload(bench))
+    await run('retry-storm', () => retryStorm(bench))
     results.serverPeakRssMb = processStats(server.pid).peakRssMb
     await stop(server.child)
 
     // On a server of its own with the real limits; its legitimate load is sized by the mean ceiling.
-    Object.assign(s, await flood({ env, db, hash, ceilingRps: results.ceiling.rps }))
+    await run('flood', () => flood({ env, db, hash, ceilingRps: results.ceiling.rps }))
   } finally {
     await scratch.remove()
   }

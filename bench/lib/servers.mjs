@@ -6,6 +6,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { track } from './children.mjs'
 import { benchDir, root } from './options.mjs'
+import { attachProfiler, inspectFlags, profilerOf } from './profiler.mjs'
 
 export async function freePort () {
   return await new Promise((resolve) => { const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) }) })
@@ -14,12 +15,17 @@ export async function freePort () {
 /** dist/server.js with `env` only (plus PATH): nothing from the caller's environment leaks in. */
 export async function startServer (env, label) {
   const port = await freePort()
-  const child = track(spawn(process.execPath, ['dist/server.js'], { cwd: root, env: { PATH: process.env.PATH, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'pipe'] }))
+  const child = track(spawn(process.execPath, [...inspectFlags(), 'dist/server.js'], { cwd: root, env: { PATH: process.env.PATH, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'pipe'] }))
   let stderr = ''
   child.stderr.on('data', (d) => { stderr += d })
   const base = `http://127.0.0.1:${port}`
   for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`${base}/readyz`)).ok) return { base, child, pid: child.pid } } catch {}
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) {
+        await attachProfiler(child.pid, stderr)
+        return { base, child, pid: child.pid }
+      }
+    } catch {}
     if (child.exitCode !== null) break
     await sleep(100)
   }
@@ -36,6 +42,8 @@ export async function startHelloServer () {
 
 export async function stop (child) {
   if (child.exitCode !== null) return
+  // An inspector still attached would keep the process waiting for it to disconnect.
+  profilerOf(child.pid)?.close()
   child.kill('SIGTERM')
   await new Promise((resolve) => child.once('exit', resolve))
 }

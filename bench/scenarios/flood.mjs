@@ -26,8 +26,10 @@ export async function flood ({ env, db, hash, ceilingRps }) {
   // The flood's sender runs at the lowest priority in its own process: an attacker's CPU is
   // not the service's. What it costs the service (accepting, refusing) is measured.
   const floodOptions = { url, method: 'POST', connections: 32, duration: D, timeout: 30, headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.9.9.9' }, body: JSON.stringify({ ...plainLogin, password: 'not-the-password' }) }
-  const { measured: legitFlooded, low: floodRun } = await runLowPriority(floodOptions, async () =>
-    await load({ url, method: 'POST', setupRequest: legitRequest }))
+  const { measured: legitFlooded, low: floodRun } = await runLowPriority(floodOptions, async (start) => {
+    start()
+    return await load({ url, method: 'POST', setupRequest: legitRequest })
+  })
   await stop(limited.child)
   return { legitUnflooded, legitFlooded, flood: floodRun }
 }

@@ -9,7 +9,7 @@ export async function overload ({ server }) {
   log('overload: 50 concurrent logins')
   const url = `${server.base}/login`
   const body = JSON.stringify(plainLogin)
-  const others = await runLowPriority({ url, method: 'POST', connections: 50 - CONNECTIONS, duration: D, timeout: 30, headers: { 'content-type': 'application/json' }, body }, async () =>
-    await measure(server.pid, () => load({ url, method: 'POST', connections: CONNECTIONS, body })))
+  const others = await runLowPriority({ url, method: 'POST', connections: 50 - CONNECTIONS, duration: D, timeout: 30, headers: { 'content-type': 'application/json' }, body }, async (start) =>
+    await measure(server.pid, () => { start(); return load({ url, method: 'POST', connections: CONNECTIONS, body }) }))
   return { overload: others.measured, overloadOthers: others.low }
 }

@@ -10,8 +10,8 @@ async function storm (server, inFlight) {
   const url = `${server.base}/login`
   const body = JSON.stringify(plainLogin)
   const measuredConnections = Math.min(CONNECTIONS, inFlight)
-  const { measured, low } = await runLowPriority({ url, method: 'POST', connections: inFlight - measuredConnections, duration: D, timeout: 30, headers: { 'content-type': 'application/json' }, body }, async () =>
-    await measure(server.pid, () => load({ url, method: 'POST', connections: measuredConnections, body })))
+  const { measured, low } = await runLowPriority({ url, method: 'POST', connections: inFlight - measuredConnections, duration: D, timeout: 30, headers: { 'content-type': 'application/json' }, body }, async (start) =>
+    await measure(server.pid, () => { start(); return load({ url, method: 'POST', connections: measuredConnections, body }) }))
   // Every login served, by either side, counts toward the throughput.
   const logins = (measured.statuses[200] ?? 0) + (low.statuses[200] ?? 0)
   return { ...measured, loginsPerSecond: logins / D, others: low }

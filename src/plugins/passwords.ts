@@ -10,6 +10,7 @@ declare module 'fastify' {
      * onRequest hook for routes that hash: while every hash slot is taken, answer 503 before
      * reading the body or touching Redis and the database, so shedding costs next to nothing:
      * clients that retry a 503 at once (most do) would otherwise take the CPU the hashes need.
+     * A request let in holds its slot until its response is done (or its client goes).
      */
     shedWhenBusy: onRequestHookHandler
   }
@@ -20,7 +21,10 @@ export default fp(async function passwordsPlugin (app) {
   app.decorate('passwords', passwords)
   // Callback style and synchronous: no promise, no thrown error on the refusal path.
   app.decorate('shedWhenBusy', function shedWhenBusy (_request, reply, done) {
-    if (passwords.shed()) return refuse(reply, 'overloaded', 1)
+    const release = passwords.admit()
+    if (release === null) return refuse(reply, 'overloaded', 1)
+    // 'close' comes once the response is sent and also when the connection dies first.
+    reply.raw.once('close', release)
     done()
   } satisfies onRequestHookHandler)
 }, { name: 'passwords', dependencies: ['config'] })

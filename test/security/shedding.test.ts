@@ -66,3 +66,73 @@ t.test('the pre-serialized refusals are the catalogue envelopes (inject)', async
     t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
   }
 })
+
+/** A POST whose head is sent now and whose body waits for `send()`; `answer` is the raw response. */
+function slowBody (port: number, path: string, body: string) {
+  const socket = connect(port, '127.0.0.1')
+  let raw = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => { raw += chunk })
+  const answer = new Promise<string>((resolve, reject) => {
+    socket.on('end', () => { resolve(raw) })
+    socket.on('error', reject)
+  })
+  const sent = new Promise<void>((resolve) => socket.once('connect', () => {
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`, () => { resolve() })
+  }))
+  return { sent, send: () => { socket.write(body) }, drop: () => { socket.destroy() }, answer }
+}
+
+t.test('the slot is taken at the door: a request let in holds it before its hash starts, until its answer', async (t) => {
+  const app = await buildTestApp(t, testConfig({ MAX_PENDING_HASHES: '1', DATABASE_URL: await createTestDatabase(t) }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  const loginBody = { username: 'nobody', password: 'wrong password' }
+  const login = JSON.stringify(loginBody)
+
+  // Let in, still sending its body: no hash has started, yet the one slot is its own.
+  const first = slowBody(port, '/login', login)
+  await first.sent
+  for (let i = 0; i < 50 && app.passwords.slots().admitted === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.same(app.passwords.slots(), { pending: 0, admitted: 1, max: 1 }, 'admitted, not hashing')
+  // Shedding by hashes in flight alone would let this one in, to be refused later at the hash.
+  const second = await app.inject({ method: 'POST', url: '/login', payload: loginBody })
+  t.equal(second.statusCode, 503, 'the next request is shed at the door')
+  t.equal(second.body, OVERLOADED_BODY)
+
+  first.send()
+  t.match(await first.answer, /^HTTP\/1\.1 401 /, 'the one let in is answered in full')
+  t.same(app.passwords.slots(), { pending: 0, admitted: 0, max: 1 }, 'and its slot is free again')
+  t.equal((await app.inject({ method: 'POST', url: '/login', payload: loginBody })).statusCode, 401, 'for the next login')
+
+  // A client that goes away before its answer gives its slot back too.
+  const gone = slowBody(port, '/login', login)
+  await gone.sent
+  for (let i = 0; i < 50 && app.passwords.slots().admitted === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(app.passwords.slots().admitted, 1)
+  gone.drop()
+  for (let i = 0; i < 50 && app.passwords.slots().admitted > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(app.passwords.slots().admitted, 0, 'released when the connection closed')
+  t.equal((await app.inject({ method: 'POST', url: '/login', payload: loginBody })).statusCode, 401)
+})
+
+t.test('admission: refused while full by the door or by hashes in flight, released once', async (t) => {
+  const { createPasswordHasher } = await import('../../src/auth/passwords.js')
+  const hasher = createPasswordHasher({ cost: 4, maxPending: 2 })
+  let refused = 0
+  hasher.observe({ refused: () => { refused++ } })
+  const a = hasher.admit()
+  const b = hasher.admit()
+  t.ok(a !== null && b !== null)
+  t.equal(hasher.admit(), null, 'two admitted of two')
+  a!()
+  a!()
+  t.equal(hasher.slots().admitted, 1, 'a second release of the same admission changes nothing')
+  b!()
+  // Hashes that came by no door (a protected action's password check) fill the slots too.
+  const hashing = [hasher.hash('a password of some length'), hasher.hash('another password here')]
+  t.equal(hasher.admit(), null, 'both slots hashing: nobody is let in')
+  await Promise.all(hashing)
+  t.not(hasher.admit(), null, 'let in once they are done')
+  t.equal(refused, 2, 'each refusal heard')
+})

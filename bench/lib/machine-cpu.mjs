@@ -1,0 +1,79 @@
+// Where the machine's CPU went during a run: the service, PostgreSQL, Redis, the load generator
+// (this process and its children) and everything else, from /proc (Linux). On a shared two-core
+// host every millisecond outside bcrypt comes out of the logins, whoever spends it.
+import { execSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+
+const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim())
+const toMs = (ticks) => ticks * 1000 / CLK_TCK
+
+/** Busy and idle milliseconds of all cores together (/proc/stat's first line). */
+function machine () {
+  const [, ...t] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).map(Number)
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = t
+  return { busyMs: toMs(user + nice + system + irq + softirq + steal), idleMs: toMs(idle + iowait) }
+}
+
+/**
+ * utime + stime of every live process by pid, with the consumer it counts for: a name of
+ * `names`, or the load generator (this process's children). Per pid, so that a process that
+ * ends during a run (a PostgreSQL backend) takes only its own time away, not its whole life.
+ */
+function byCommand (names, selfPids, serverPid) {
+  const out = new Map()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === serverPid) continue
+    let stat
+    try { stat = readFileSync(`/proc/${entry}/stat`, 'utf8') } catch { continue }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ms = toMs(Number(fields[11]) + Number(fields[12]))
+    const ppid = Number(fields[1])
+    if (selfPids.has(ppid)) out.set(entry, { consumer: 'load generator', ms })
+    else if (names.includes(comm)) out.set(entry, { consumer: comm, ms })
+  }
+  return out
+}
+
+const SERVICES = ['postgres', 'redis-server']
+
+/** The service's CPU by thread name: its event loop, the libuv pool (bcrypt), V8's helpers (GC). */
+function threadsOf (pid) {
+  const out = {}
+  let tasks = []
+  try { tasks = readdirSync(`/proc/${pid}/task`) } catch { return out }
+  for (const tid of tasks) {
+    let stat
+    try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8') } catch { continue }
+    const comm = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '').trim()
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    out[comm] = (out[comm] ?? 0) + toMs(Number(fields[11]) + Number(fields[12]))
+  }
+  return out
+}
+
+/** A snapshot (the service under test, `serverPid`, is read apart by the caller); cpuBetween compares two. */
+export function machineCpu (serverPid) {
+  const self = new Set([process.pid])
+  const m = machine()
+  return { ...m, services: byCommand(SERVICES, self, serverPid), self: process.cpuUsage(), threads: threadsOf(serverPid) }
+}
+
+/**
+ * CPU milliseconds spent between two snapshots: `server` is filled in by the caller (it reads
+ * the service's own /proc entry); the load generator counts this process and its children
+ * (bench/load-process.mjs), other is what nobody above accounts for.
+ */
+export function cpuBetween (before, after, serverMs) {
+  const services = { postgres: 0, 'redis-server': 0, 'load generator': 0 }
+  for (const [pid, { consumer, ms }] of after.services) services[consumer] += ms - (before.services.get(pid)?.ms ?? 0)
+  const busyMs = after.busyMs - before.busyMs
+  const idleMs = after.idleMs - before.idleMs
+  // This process: cpuUsage is in µs and finer than /proc's ticks.
+  const selfMs = ((after.self.user - before.self.user) + (after.self.system - before.self.system)) / 1000
+  const loadMs = selfMs + services['load generator']
+  delete services['load generator']
+  const known = serverMs + loadMs + Object.values(services).reduce((a, b) => a + b, 0)
+  const threads = Object.fromEntries(Object.keys(after.threads).map((k) => [k, after.threads[k] - (before.threads[k] ?? 0)]))
+  return { busyMs, idleMs, serverMs, serverThreads: threads, postgresMs: services.postgres, redisMs: services['redis-server'], loadGeneratorMs: loadMs, otherMs: Math.max(0, busyMs - known) }
+}
