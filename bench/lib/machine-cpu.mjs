@@ -7,11 +7,14 @@ import { readdirSync, readFileSync } from 'node:fs'
 const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim())
 const toMs = (ticks) => ticks * 1000 / CLK_TCK
 
-/** Busy and idle milliseconds of all cores together (/proc/stat's first line). */
+/**
+ * Busy, idle and stolen milliseconds of all cores together (/proc/stat's first line). Steal is
+ * the hypervisor running someone else on our cores: a noisy neighbour, not our work.
+ */
 function machine () {
   const [, ...t] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).map(Number)
   const [user, nice, system, idle, iowait, irq, softirq, steal] = t
-  return { busyMs: toMs(user + nice + system + irq + softirq + steal), idleMs: toMs(idle + iowait) }
+  return { busyMs: toMs(user + nice + system + irq + softirq), idleMs: toMs(idle + iowait), stealMs: toMs(steal) }
 }
 
 /**
@@ -69,11 +72,12 @@ export function cpuBetween (before, after, serverMs) {
   for (const [pid, { consumer, ms }] of after.services) services[consumer] += ms - (before.services.get(pid)?.ms ?? 0)
   const busyMs = after.busyMs - before.busyMs
   const idleMs = after.idleMs - before.idleMs
+  const stealMs = after.stealMs - before.stealMs
   // This process: cpuUsage is in µs and finer than /proc's ticks.
   const selfMs = ((after.self.user - before.self.user) + (after.self.system - before.self.system)) / 1000
   const loadMs = selfMs + services['load generator']
   delete services['load generator']
   const known = serverMs + loadMs + Object.values(services).reduce((a, b) => a + b, 0)
   const threads = Object.fromEntries(Object.keys(after.threads).map((k) => [k, after.threads[k] - (before.threads[k] ?? 0)]))
-  return { busyMs, idleMs, serverMs, serverThreads: threads, postgresMs: services.postgres, redisMs: services['redis-server'], loadGeneratorMs: loadMs, otherMs: Math.max(0, busyMs - known) }
+  return { busyMs, idleMs, stealMs, serverMs, serverThreads: threads, postgresMs: services.postgres, redisMs: services['redis-server'], loadGeneratorMs: loadMs, otherMs: Math.max(0, busyMs - known) }
 }

@@ -1,12 +1,21 @@
-import { createHash, createHmac, hkdfSync } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import type { EphemeralStore, ReceiptClaim } from '../store/ephemeral-store.js'
 import type { FactorRow } from './factors.js'
-import { createTokenFormat } from './opaque-token.js'
+import type { StepAcceptor } from './second-factor.js'
 
 export const LOGIN_RECEIPT_TTL_SECONDS = 300
 export const LOGIN_RECEIPT_MAX_ATTEMPTS = 5
 
-const receiptFormat = createTokenFormat('twofold_lr_')
+const PREFIX = 'twofold_lr_'
+const RANDOM_BYTES = 32
+const TAG_BYTES = 16
+// The 16 bytes of a UUID: 32 random, 16 sealed, 16 tag, in base64url.
+const RECEIPT_PATTERN = /^twofold_lr_([A-Za-z0-9_-]{86})$/
+const ZERO_IV = Buffer.alloc(12)
+const UUID_HEX = /^([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})$/i
+
+const uuidToBytes = (id: string) => Buffer.from(id.replace(/-/g, ''), 'hex')
+const bytesToUuid = (b: Buffer) => b.toString('hex').replace(UUID_HEX, '$1-$2-$3-$4-$5')
 
 /**
  * Which factor a receipt was issued for: the method, when it was enabled and its sealed secret.
@@ -21,29 +30,68 @@ export function factorBinding (row: FactorRow): string {
 /**
  * Login receipts: the proof, handed out with the documented 401, that this client gave the
  * right password a moment ago, so the code can follow without the password (and a second
- * bcrypt). 256 random bits in the shared opaque format; the store keeps only an HMAC of it, so
- * a dump of Redis holds nothing a client could present.
+ * bcrypt). The store keeps only an HMAC of each, so a dump of Redis holds nothing a client
+ * could present.
+ *
+ * A receipt carries its user, sealed, as Keystone's receipts do: 256 random bits, then the
+ * user's id under AES-256-GCM with a key of its own (HKDF of the service key and those bits,
+ * so the zero IV never repeats under one key). The second step learns whose receipt it is and
+ * refuses a forgery without a round trip, and the user's id is not readable in it.
  */
 export function createLoginReceipts ({ store, hashKeySource }: { store: EphemeralStore, hashKeySource: Buffer }) {
   const hashKey = Buffer.from(hkdfSync('sha256', hashKeySource, Buffer.alloc(0), 'twofold login receipt v1', 32))
+  const sealKey = Buffer.from(hkdfSync('sha256', hashKeySource, Buffer.alloc(0), 'twofold login receipt seal v1', 32))
   const hashOf = (receipt: string) => createHmac('sha256', hashKey).update(receipt).digest('base64url')
+  const keyFor = (random: Buffer) => Buffer.from(hkdfSync('sha256', sealKey, random, 'twofold login receipt owner', 32))
+
+  function seal (userId: string): string {
+    const random = randomBytes(RANDOM_BYTES)
+    const cipher = createCipheriv('aes-256-gcm', keyFor(random), ZERO_IV)
+    const sealed = Buffer.concat([cipher.update(uuidToBytes(userId)), cipher.final()])
+    return PREFIX + Buffer.concat([random, sealed, cipher.getAuthTag()]).toString('base64url')
+  }
+
+  function open (receipt: string): string | null {
+    const body = RECEIPT_PATTERN.exec(receipt)?.[1]
+    if (body === undefined) return null
+    const raw = Buffer.from(body, 'base64url')
+    const random = raw.subarray(0, RANDOM_BYTES)
+    const decipher = createDecipheriv('aes-256-gcm', keyFor(random), ZERO_IV)
+    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES))
+    try {
+      return bytesToUuid(Buffer.concat([decipher.update(raw.subarray(RANDOM_BYTES, raw.length - TAG_BYTES)), decipher.final()]))
+    } catch {
+      return null
+    }
+  }
 
   return {
     async issue (userId: string, factor: FactorRow): Promise<string> {
-      const receipt = receiptFormat.generate()
+      const receipt = seal(userId)
       await store.putReceipt(userId, hashOf(receipt), factorBinding(factor), LOGIN_RECEIPT_TTL_SECONDS * 1000)
       return receipt
     },
 
-    /** Whose login the receipt continues (null: none); a look-alike is nobody's without a store read. */
-    async ownerOf (receipt: string): Promise<string | null> {
-      if (!receiptFormat.isWellFormed(receipt)) return null
-      return await store.receiptOwner(hashOf(receipt))
+    /**
+     * Whose login the receipt continues, from the receipt alone (null: not one of ours). Whether
+     * it still lives is the store's to say, at the attempt.
+     */
+    ownerOf (receipt: string): string | null {
+      return open(receipt)
     },
 
     /** One of the receipt's code attempts, counted across every instance. */
     async claimAttempt (userId: string, receipt: string): Promise<ReceiptClaim> {
       return await store.claimReceiptAttempt(userId, hashOf(receipt), LOGIN_RECEIPT_MAX_ATTEMPTS)
+    },
+
+    /**
+     * The second step with a TOTP code as one store step: the receipt's attempt (for the factor
+     * of `binding`), the code's step, and the spend when it is accepted.
+     */
+    stepAcceptor (userId: string, receipt: string, binding: string): StepAcceptor {
+      const hash = hashOf(receipt)
+      return async (step, ttlMs, floor) => await store.redeemReceiptStep(userId, hash, { maxAttempts: LOGIN_RECEIPT_MAX_ATTEMPTS, binding, step, ttlMs, floor })
     },
 
     /** After a right code: true for exactly one caller, however many raced with the receipt. */

@@ -9,8 +9,17 @@ import type { SecretBox } from './secret-box.js'
 import type { SmsCodes, SmsCodeTarget } from './sms-codes.js'
 import { TOTP_PERIOD_SECONDS, matchTotpStep } from './totp.js'
 
-/** `replayed`: a code that was right once and is spent (a double submit): refused, not counted. */
-export type CodeOutcome = { ok: true } | { ok: false, lockedMs: number, replayed?: true }
+/**
+ * `replayed`: a code that was right once and is spent (a double submit): refused, not counted.
+ * `dead`: the step acceptor's own refusal (a login receipt that can't be used any more).
+ */
+export type CodeOutcome = { ok: true } | { ok: false, lockedMs: number, replayed?: true, dead?: true }
+
+/**
+ * What accepts a TOTP code's step (null: the code matched none) in place of the store's
+ * check-and-set, doing more in the same atomic step: a login receipt's attempt and spend.
+ */
+export type StepAcceptor = (step: number | null, ttlMs: number, floor: number) => Promise<{ status: 'accepted' | 'replayed' | 'rejected' | 'dead' | 'locked', lockedMs?: number }>
 export type CodeMethod = 'otp' | 'sms' | 'recovery'
 
 /**
@@ -84,9 +93,12 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
      * across a store that lost its data (`durable`, when the caller read it; the database's
      * compare-and-set holds either way).
      */
-    async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}, durable?: DurableCodeState): Promise<CodeOutcome> {
+    async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}, durable?: DurableCodeState, accept?: StepAcceptor): Promise<CodeOutcome> {
       const step = matchTotpStep(secret, code, now(), window)
-      const result = step === null ? { status: 'rejected' } : await store.acceptStep(userId, step, usedStepTtlMs, durable?.floorStep)
+      const result = accept !== undefined
+        ? await accept(step, usedStepTtlMs, durable?.floorStep ?? 0)
+        : step === null ? { status: 'rejected' } : await store.acceptStep(userId, step, usedStepTtlMs, durable?.floorStep)
+      if (result.status === 'dead') return { ok: false, lockedMs: 0, dead: true }
       if (step !== null && result.status === 'accepted' && !await recordStep(userId, step)) {
         return { ok: false, lockedMs: 0, replayed: true }
       }
@@ -136,8 +148,11 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
       return await registerFailure(userId, ctx)
     },
 
-    /** Verifies the recovery code when one is given, else the code of the active factor (callers pass one of them). */
-    async verifyAnyCode (userId: string, factor: ActiveFactor, codes: { code?: string, recoveryCode?: string }, ctx: RequestContext = {}, durable?: DurableCodeState): Promise<CodeOutcome & { method: CodeMethod }> {
+    /**
+     * Verifies the recovery code when one is given, else the code of the active factor (callers
+     * pass one of them); `acceptTotp` stands in for the store's step check of a TOTP code.
+     */
+    async verifyAnyCode (userId: string, factor: ActiveFactor, codes: { code?: string, recoveryCode?: string }, ctx: RequestContext = {}, durable?: DurableCodeState, acceptTotp?: StepAcceptor): Promise<CodeOutcome & { method: CodeMethod }> {
       const method: CodeMethod = codes.recoveryCode !== undefined ? 'recovery' : factor.method === 'sms' ? 'sms' : 'otp'
       const durableLock = durableLockMs(durable)
       if (durableLock > 0) return { ok: false, lockedMs: durableLock, method }
@@ -146,7 +161,7 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
         const target = { userId, phone: secretBox.open(factor.phone, userId), purpose: 'auth' as const }
         return { ...await service.verifySms(target, codes.code ?? '', ctx), method }
       }
-      return { ...await service.verifyTotp(userId, secretBox.open(factor.sealed, userId), codes.code ?? '', ctx, durable), method }
+      return { ...await service.verifyTotp(userId, secretBox.open(factor.sealed, userId), codes.code ?? '', ctx, durable, acceptTotp), method }
     },
 
     /** Wrong codes in a row so far. */

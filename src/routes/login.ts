@@ -75,7 +75,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/login/tfa', {
     onRequest: [limitPerIp],
     preHandler: [
-      async (request) => { owners.set(request, await app.accounts.receiptOwner((request.body as { receipt: string }).receipt)) },
+      async (request) => { owners.set(request, app.accounts.receiptOwner((request.body as { receipt: string }).receipt)) },
       limitReceiptPerUser
     ],
     schema: {

@@ -12,6 +12,14 @@ export type ConsumeResult =
   | { status: 'locked', lockedMs: number }
 
 /** A login receipt's answer to one code attempt (see EphemeralStore.claimReceiptAttempt). */
+/** A receipt's attempt and a TOTP step in one: 'rejected' is a code that matched no step (it is counted by the caller). */
+export type ReceiptStepResult =
+  | { status: 'accepted' }
+  | { status: 'replayed' }
+  | { status: 'rejected' }
+  | { status: 'dead' }
+  | { status: 'locked', lockedMs: number }
+
 export type ReceiptClaim =
   | { status: 'claimed', binding: string }
   | { status: 'dead' }
@@ -122,8 +130,12 @@ export interface EphemeralStore {
    * 'dead' when it is unknown, expired, spent, out of attempts, or outlived by endReceipts/a lock.
    */
   claimReceiptAttempt: (userId: string, hash: string, maxAttempts: number) => Promise<ReceiptClaim>
-  /** Who the receipt was issued to, while it may still live (null: unknown or expired). */
-  receiptOwner: (hash: string) => Promise<string | null>
+  /**
+   * The second step with a TOTP code, in one atomic step (one round trip): claimReceiptAttempt
+   * for the factor `binding` (another factor's receipt is dead), then, for `step` (null: the code
+   * matched none, 'rejected'), acceptStep; an accepted step spends the receipt with it.
+   */
+  redeemReceiptStep: (userId: string, hash: string, opts: { maxAttempts: number, binding: string, step: number | null, ttlMs: number, floor: number }) => Promise<ReceiptStepResult>
   /** Uses the receipt up (a code succeeded); false when it already was: exactly one caller wins. */
   spendReceipt: (userId: string, hash: string) => Promise<boolean>
   /** Kills every receipt of the user issued so far (password changed). */

@@ -13,9 +13,6 @@ export interface FactorKeys {
   receipt: (hash: string) => string
 }
 
-/** Which user a receipt belongs to, by its keyed hash: the only key outside a user's slot. */
-export const receiptOwnerKey = (prefix: string, hash: string) => `${prefix}tfa-receipt-owner:${hash}`
-
 /**
  * The `{u:<id>}` hash tag keeps every key of one user in one Redis Cluster slot, so a Lua
  * script that touches several of them stays legal on a cluster.

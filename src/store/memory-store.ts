@@ -1,4 +1,4 @@
-import type { EphemeralStore } from './ephemeral-store.js'
+import type { AcceptResult, EphemeralStore, ReceiptClaim } from './ephemeral-store.js'
 import { factorKeys, smsQuotaKey } from './keys.js'
 import { escalatedLockMs, LOCKOUT_MEMORY_MS } from './lockouts.js'
 
@@ -50,17 +50,36 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
     }
   }
 
+  function acceptStep (userId: string, step: number, ttlMs: number, floor: number): AcceptResult {
+    const k = keysOf(userId)
+    const lockedMs = remaining(k.lock)
+    if (lockedMs > 0) return { status: 'locked', lockedMs }
+    if (Math.max(read(k.lastStep)?.value ?? 0, floor) >= step) return { status: 'replayed' }
+    entries.set(k.lastStep, { value: step, expiresAt: now() + ttlMs })
+    entries.delete(k.failures)
+    entries.delete(k.lockouts)
+    return { status: 'accepted' }
+  }
+
+  function claim (userId: string, hash: string, maxAttempts: number): ReceiptClaim {
+    const record = receipts.get(hash)
+    if (record?.userId !== userId || record.expiresAt <= now()) return { status: 'dead' }
+    const lockedMs = remaining(keysOf(record.userId).lock)
+    if (lockedMs > 0) return { status: 'locked', lockedMs }
+    if (record.epoch !== epochOf(record.userId)) {
+      receipts.delete(hash)
+      return { status: 'dead' }
+    }
+    // Out of attempts, but kept: an attempt still in flight may be the right code and must find it to spend it.
+    if (record.attempts >= maxAttempts) return { status: 'dead' }
+    record.attempts++
+    return { status: 'claimed', binding: record.binding }
+  }
+
   return {
     kind: 'memory',
     async acceptStep (userId, step, ttlMs, floor = 0) {
-      const k = keysOf(userId)
-      const lockedMs = remaining(k.lock)
-      if (lockedMs > 0) return { status: 'locked', lockedMs }
-      if (Math.max(read(k.lastStep)?.value ?? 0, floor) >= step) return { status: 'replayed' }
-      entries.set(k.lastStep, { value: step, expiresAt: now() + ttlMs })
-      entries.delete(k.failures)
-      entries.delete(k.lockouts)
-      return { status: 'accepted' }
+      return acceptStep(userId, step, ttlMs, floor)
     },
     async registerFailure (userId, { max, lockMs, windowMs, maxLockMs = lockMs, lockoutMemoryMs = LOCKOUT_MEMORY_MS }) {
       const k = keysOf(userId)
@@ -155,23 +174,20 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
     async putReceipt (userId, hash, binding, ttlMs) {
       receipts.set(hash, { userId, binding, attempts: 0, epoch: epochOf(userId), expiresAt: now() + ttlMs })
     },
-    async receiptOwner (hash) {
-      const record = receipts.get(hash)
-      return record !== undefined && record.expiresAt > now() ? record.userId : null
-    },
     async claimReceiptAttempt (userId, hash, maxAttempts) {
-      const record = receipts.get(hash)
-      if (record?.userId !== userId || record.expiresAt <= now()) return { status: 'dead' }
-      const lockedMs = remaining(keysOf(record.userId).lock)
-      if (lockedMs > 0) return { status: 'locked', lockedMs }
-      if (record.epoch !== epochOf(record.userId)) {
+      return claim(userId, hash, maxAttempts)
+    },
+    async redeemReceiptStep (userId, hash, { maxAttempts, binding, step, ttlMs, floor }) {
+      const claimed = claim(userId, hash, maxAttempts)
+      if (claimed.status !== 'claimed') return claimed
+      if (claimed.binding !== binding) {
         receipts.delete(hash)
         return { status: 'dead' }
       }
-      // Out of attempts, but kept: an attempt still in flight may be the right code and must find it to spend it.
-      if (record.attempts >= maxAttempts) return { status: 'dead' }
-      record.attempts++
-      return { status: 'claimed', binding: record.binding }
+      if (step === null) return { status: 'rejected' }
+      const accepted = acceptStep(userId, step, ttlMs, floor)
+      if (accepted.status === 'accepted') receipts.delete(hash)
+      return accepted
     },
     async spendReceipt (userId, hash) {
       const record = receipts.get(hash)

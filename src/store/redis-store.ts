@@ -1,24 +1,32 @@
 import type { Cluster, Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../errors.js'
 import type { AcceptResult, EphemeralStore } from './ephemeral-store.js'
-import { factorKeys, receiptOwnerKey, smsQuotaKey } from './keys.js'
+import { factorKeys, smsQuotaKey } from './keys.js'
 import { LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 // A receipt remembers the epoch it was issued in; bumping the epoch ends every receipt before it
 // without knowing them. The epoch outlives any receipt (its TTL is renewed at each issue).
 const RECEIPT_EPOCH_TTL_MS = 86_400_000
 
+// A step newer than the last one used (and than the database's floor) becomes the last one, and
+// the failures in a row end; true when accepted. Shared by the scripts that accept a step.
+const TAKE_STEP = `
+local function takeStep (lastKey, failuresKey, lockoutsKey, step, ttlMs, floor)
+  local last = math.max(tonumber(redis.call('GET', lastKey) or '0'), tonumber(floor))
+  if last >= tonumber(step) then return false end
+  redis.call('SET', lastKey, step, 'PX', ttlMs)
+  redis.call('DEL', failuresKey, lockoutsKey)
+  return true
+end`
+
 // Check-and-set must be one step: two instances reading then writing would both accept a code.
 // KEYS: lock, last step, failures, lockouts. ARGV: step, ttl ms, floor (the database's last step).
 // Returns {1} accepted, {0} replayed, {-1, pttl} locked.
-const ACCEPT_STEP = `
+const ACCEPT_STEP = `${TAKE_STEP}
 local locked = redis.call('PTTL', KEYS[1])
 if locked > 0 then return {-1, locked} end
-local last = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[3]))
-if last >= tonumber(ARGV[1]) then return {0} end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-redis.call('DEL', KEYS[3], KEYS[4])
-return {1}`
+if takeStep(KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3]) then return {1} end
+return {0}`
 
 // INCR and the lock in one script, so a burst of failures can neither lose a count nor skip the
 // lock. Each lockout in a row doubles the next lock (capped): five guesses per lock, forever,
@@ -116,20 +124,41 @@ return 1`
 
 // Lock first (a locked factor says so, with its time), then the receipt's life, then one attempt
 // taken: checked and counted in one step, so a burst on many instances gets at most max attempts.
-// KEYS: receipt, epoch, lock. ARGV: max attempts. Returns {1, binding}, {0} dead, {-1, pttl} locked.
-const CLAIM_RECEIPT = `
+// KEYS: receipt, epoch, lock. ARGV: max attempts, the binding expected ('' for any).
+// Returns nil with the attempt taken, else the script's answer: {0} dead, {-1, pttl} locked.
+const TAKE_ATTEMPT = `
+local function takeAttempt (record)
+  if not record[1] then return {0} end
+  local locked = redis.call('PTTL', KEYS[3])
+  if locked > 0 then return {-1, locked} end
+  if record[3] ~= (redis.call('GET', KEYS[2]) or '0') or (ARGV[2] ~= '' and record[1] ~= ARGV[2]) then
+    redis.call('DEL', KEYS[1])
+    return {0}
+  end
+  -- Out of attempts, but kept: an attempt still in flight may be the right code and must find it to spend it.
+  if tonumber(record[2]) >= tonumber(ARGV[1]) then return {0} end
+  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  return nil
+end`
+
+// KEYS, ARGV: TAKE_ATTEMPT's. Returns {1, binding}, {0} dead, {-1, pttl} locked.
+const CLAIM_RECEIPT = `${TAKE_ATTEMPT}
 local record = redis.call('HMGET', KEYS[1], 'binding', 'attempts', 'epoch')
-if not record[1] then return {0} end
-local locked = redis.call('PTTL', KEYS[3])
-if locked > 0 then return {-1, locked} end
-if record[3] ~= (redis.call('GET', KEYS[2]) or '0') then
-  redis.call('DEL', KEYS[1])
-  return {0}
-end
--- Out of attempts, but kept: an attempt still in flight may be the right code and must find it to spend it.
-if tonumber(record[2]) >= tonumber(ARGV[1]) then return {0} end
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local refused = takeAttempt(record)
+if refused then return refused end
 return {1, record[1]}`
+
+// The second step with a TOTP code in one round trip: the attempt, then the step, and the receipt
+// spent with an accepted step. KEYS: TAKE_ATTEMPT's, then last step, failures, lockouts.
+// ARGV: max attempts, binding, step (-1: the code matched none), ttl ms, floor.
+// Returns {1} accepted, {3} replayed, {2} rejected, {0} dead, {-1, pttl} locked.
+const REDEEM_RECEIPT_STEP = `${TAKE_ATTEMPT}${TAKE_STEP}
+local refused = takeAttempt(redis.call('HMGET', KEYS[1], 'binding', 'attempts', 'epoch'))
+if refused then return refused end
+if tonumber(ARGV[3]) < 0 then return {2} end
+if not takeStep(KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4], ARGV[5]) then return {3} end
+redis.call('DEL', KEYS[1])
+return {1}`
 
 // KEYS: epoch.
 const BUMP_EPOCH = `
@@ -153,7 +182,8 @@ interface ScriptCommands {
   twofoldReleaseSendInterval: (key: string, takenAt: number) => Promise<number>
   twofoldTakeQuota: (key: string, max: number, windowMs: number) => Promise<[number, number]>
   twofoldPutReceipt: (receipt: string, epoch: string, binding: string, ttlMs: number) => Promise<number>
-  twofoldClaimReceipt: (receipt: string, epoch: string, lock: string, maxAttempts: number) => Promise<[number, string | number | undefined]>
+  twofoldClaimReceipt: (receipt: string, epoch: string, lock: string, maxAttempts: number, binding: string) => Promise<[number, string | number | undefined]>
+  twofoldRedeemReceiptStep: (receipt: string, epoch: string, lock: string, lastStep: string, failures: string, lockouts: string, maxAttempts: number, binding: string, step: number, ttlMs: number, floor: number) => Promise<[number, number | undefined]>
   twofoldBumpEpoch: (epoch: string) => Promise<number>
   twofoldForget: (failures: string, lock: string, lockouts: string, smsCode: string, epoch: string) => Promise<number>
   twofoldReadState: (lastStep: string, failures: string, lock: string, smsSend: string, lockouts: string) => Promise<number[]>
@@ -170,6 +200,7 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
   client.defineCommand('twofoldTakeQuota', { numberOfKeys: 1, lua: TAKE_QUOTA })
   client.defineCommand('twofoldPutReceipt', { numberOfKeys: 2, lua: PUT_RECEIPT })
   client.defineCommand('twofoldClaimReceipt', { numberOfKeys: 3, lua: CLAIM_RECEIPT })
+  client.defineCommand('twofoldRedeemReceiptStep', { numberOfKeys: 6, lua: REDEEM_RECEIPT_STEP })
   client.defineCommand('twofoldBumpEpoch', { numberOfKeys: 1, lua: BUMP_EPOCH })
   client.defineCommand('twofoldForget', { numberOfKeys: 5, lua: FORGET })
   client.defineCommand('twofoldReadState', { numberOfKeys: 5, lua: READ_STATE })
@@ -245,18 +276,22 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     },
     async putReceipt (userId, hash, binding, ttlMs) {
       const k = keysOf(userId)
-      // The owner first: a receipt whose owner can't be found is simply dead.
-      await call(() => redis.set(receiptOwnerKey(keyPrefix, hash), userId, 'PX', ttlMs))
       await call(() => redis.twofoldPutReceipt(k.receipt(hash), k.receiptEpoch, binding, ttlMs))
-    },
-    async receiptOwner (hash) {
-      return await call(() => redis.get(receiptOwnerKey(keyPrefix, hash)))
     },
     async claimReceiptAttempt (userId, hash, maxAttempts) {
       const k = keysOf(userId)
-      const [status, detail] = await call(() => redis.twofoldClaimReceipt(k.receipt(hash), k.receiptEpoch, k.lock, maxAttempts))
+      const [status, detail] = await call(() => redis.twofoldClaimReceipt(k.receipt(hash), k.receiptEpoch, k.lock, maxAttempts, ''))
       if (status === 1) return { status: 'claimed', binding: String(detail) }
       if (status === -1) return { status: 'locked', lockedMs: Number(detail) }
+      return { status: 'dead' }
+    },
+    async redeemReceiptStep (userId, hash, { maxAttempts, binding, step, ttlMs, floor }) {
+      const k = keysOf(userId)
+      const [status, lockedMs] = await call(() => redis.twofoldRedeemReceiptStep(k.receipt(hash), k.receiptEpoch, k.lock, k.lastStep, k.failures, k.lockouts, maxAttempts, binding, step ?? -1, ttlMs, floor))
+      if (status === 1) return { status: 'accepted' }
+      if (status === 3) return { status: 'replayed' }
+      if (status === 2) return { status: 'rejected' }
+      if (status === -1) return { status: 'locked', lockedMs: lockedMs ?? 0 }
       return { status: 'dead' }
     },
     async spendReceipt (userId, hash) {

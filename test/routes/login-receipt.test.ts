@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { LOGIN_RECEIPT_TTL_SECONDS } from '../../src/auth/login-receipts.js'
 import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
@@ -35,7 +36,8 @@ t.test('right password, no code: the documented body byte for byte, with X-TFA-M
   t.equal(res.statusCode, 401)
   t.equal(res.body, TFA_REQUIRED_BODY, 'body unchanged')
   t.equal(res.headers['x-tfa-method'], 'totp')
-  t.match(receipt, /^twofold_lr_[0-9A-Za-z]{49}$/, '256 random bits in the shared opaque format')
+  t.match(receipt, /^twofold_lr_[0-9A-Za-z_-]{86}$/, '256 random bits and the sealed owner, in base64url')
+  t.notOk(Buffer.from(receipt.slice('twofold_lr_'.length), 'base64url').toString('hex').includes(user.id.replace(/-/g, '')), 'the user\'s id is not readable in it')
 
   const ok = await loginWithReceipt(app, { receipt, totp: user.code() })
   t.equal(ok.statusCode, 200, ok.body)
@@ -177,6 +179,14 @@ t.test('bound to its user and factor: unknown, garbled and expired receipts are 
   t.equal(decodeClaims<{ sub: string }>(ok.json().access_token).sub, alice.id, 'the login is Alice\'s')
 
   t.equal((await loginWithReceipt(app, { receipt: 'twofold_lr_' + 'A'.repeat(49), totp: alice.code() })).body, RECEIPT_INVALID_BODY, 'garbled')
+  t.equal((await loginWithReceipt(app, { receipt: 'twofold_lr_' + randomBytes(64).toString('base64url'), totp: alice.code() })).body, RECEIPT_INVALID_BODY, 'the right shape, not sealed by this service')
+  // The seal is authenticated: no byte of it can be changed to name someone else.
+  const sealed = Buffer.from((await firstStep(alice)).receipt.slice('twofold_lr_'.length), 'base64url')
+  for (const at of [0, 40, 63]) {
+    const forged = Buffer.from(sealed)
+    forged[at] = forged[at]! ^ 1
+    t.equal((await loginWithReceipt(app, { receipt: 'twofold_lr_' + forged.toString('base64url'), totp: alice.code() })).body, RECEIPT_INVALID_BODY, `byte ${at} flipped`)
+  }
   t.equal((await loginWithReceipt(app, { receipt: 'nothing like one', totp: alice.code() })).body, RECEIPT_INVALID_BODY)
   const r = (await firstStep(alice)).receipt
   t.equal((await loginWithReceipt(app, { receipt: r.slice(0, -1) + (r.endsWith('A') ? 'B' : 'A'), totp: alice.code() })).body, RECEIPT_INVALID_BODY, 'one character changed')

@@ -290,11 +290,9 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       t.equal(results.filter(r => r.allowed).length, 1)
     })
 
-    t.test('login receipts: owner, attempts, single spend, ended by endReceipts, a lock and forget', async (t) => {
+    t.test('login receipts: attempts, single spend, ended by endReceipts, a lock and forget', async (t) => {
       const k = keys()
       await store.putReceipt(k, 'r1', 'totp:1', LONG)
-      t.equal(await store.receiptOwner('r1'), k, 'the owner')
-      t.equal(await store.receiptOwner('nope'), null, 'an unknown receipt has none')
       for (let i = 0; i < 3; i++) t.same(await store.claimReceiptAttempt(k, 'r1', 3), { status: 'claimed', binding: 'totp:1' }, `attempt ${i + 1}`)
       t.same(await store.claimReceiptAttempt(k, 'r1', 3), { status: 'dead' }, 'out of attempts')
       t.equal(await store.spendReceipt(k, 'r1'), true, 'an attempt in flight still spends it')
@@ -322,7 +320,6 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
 
       await store.putReceipt(k, 'r5', 'b', shortTtlMs)
       await elapse(shortTtlMs + 50)
-      t.equal(await store.receiptOwner('r5'), null, 'expired: no owner')
       t.same(await store.claimReceiptAttempt(k, 'r5', 5), { status: 'dead' }, 'expired')
     })
 
@@ -333,6 +330,41 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       t.equal(claims.filter(c => c.status === 'claimed').length, 5)
       const spends = await Promise.all(Array.from({ length: 10 }, (_, i) => (peers[i % peers.length] ?? store).spendReceipt(k, 'burst')))
       t.equal(spends.filter(Boolean).length, 1)
+    })
+
+    t.test('redeemReceiptStep: the attempt, the step and the spend in one', async (t) => {
+      const k = keys()
+      const redeem = async (hash: string, step: number | null, binding = 'totp:1', on: EphemeralStore = store) =>
+        await on.redeemReceiptStep(k, hash, { maxAttempts: 3, binding, step, ttlMs: LONG, floor: 0 })
+      await store.putReceipt(k, 'r1', 'totp:1', LONG)
+      t.same(await redeem('r1', null), { status: 'rejected' }, 'a code that matched no step: an attempt taken')
+      t.same(await redeem('r1', 10), { status: 'accepted' })
+      t.same(await redeem('r1', 11), { status: 'dead' }, 'spent with the accepted step')
+      t.same(await store.acceptStep(k, 10, LONG), { status: 'replayed' }, 'the step is used for every path')
+
+      await store.putReceipt(k, 'r2', 'totp:1', LONG)
+      t.same(await redeem('r2', 10), { status: 'replayed' }, 'a used step: refused, the receipt goes on')
+      t.same(await store.redeemReceiptStep(k, 'r2', { maxAttempts: 3, binding: 'totp:1', step: 12, ttlMs: LONG, floor: 12 }), { status: 'replayed' }, 'the database floor counts')
+      t.same(await redeem('r2', null), { status: 'rejected' })
+      t.same(await redeem('r2', 13), { status: 'dead' }, 'out of attempts (3 of 3 taken)')
+
+      await store.putReceipt(k, 'r3', 'totp:1', LONG)
+      t.same(await redeem('r3', 20, 'totp:other'), { status: 'dead' }, 'another factor\'s receipt')
+      t.same(await redeem('r3', 20), { status: 'dead' }, 'and it is gone')
+      t.same(await store.redeemReceiptStep(keys(), 'r3', { maxAttempts: 3, binding: 'totp:1', step: 20, ttlMs: LONG, floor: 0 }), { status: 'dead' }, 'not another user\'s')
+
+      await store.putReceipt(k, 'r4', 'totp:1', LONG)
+      await store.registerFailure(k, { max: 1, lockMs: 30_000, windowMs: LONG })
+      const locked = await redeem('r4', 21)
+      t.equal(locked.status, 'locked', 'locked: says so, with its time')
+      t.ok(locked.status === 'locked' && locked.lockedMs > 0 && locked.lockedMs <= 30_000)
+      await store.unlock(k)
+      t.same(await redeem('r4', 21), { status: 'dead' }, 'the lock ended the receipt')
+
+      await store.putReceipt(k, 'burst', 'totp:1', LONG)
+      const burst = await Promise.all(Array.from({ length: 30 }, async (_, i) => await redeem('burst', 30, 'totp:1', peers[i % peers.length] ?? store)))
+      t.equal(burst.filter(r => r.status === 'accepted').length, 1, 'a burst of one code across instances: one login')
+      t.equal(burst.filter(r => r.status === 'dead').length, 29, 'every other finds the receipt spent')
     })
 
     t.test('state, lockedMs, forget, ping', async (t) => {
