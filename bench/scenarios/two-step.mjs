@@ -83,7 +83,15 @@ export async function twoStep ({ server, queues, code }) {
   const devices = []
   for (let i = 0; i < CONNECTIONS; i++) {
     const user = queues.receipt.next()
-    const res = await post(server.base, '/login', { username: user.username, password: PASSWORD, totp: code(user.secret, Date.now() + user.offsetMs), remember_device: true })
+    // The logins the last run abandoned when it stopped may still hold every hash slot: a 503
+    // here waits its Retry-After, as a well-behaved client does.
+    let res
+    for (let attempt = 0; attempt < 5; attempt++) {
+      res = await post(server.base, '/login', { username: user.username, password: PASSWORD, totp: code(user.secret, Date.now() + user.offsetMs), remember_device: true })
+      if (res.status !== 503) break
+      await res.text()
+      await new Promise((resolve) => setTimeout(resolve, Number(res.headers.get('retry-after') ?? 1) * 1000))
+    }
     const body = await res.json()
     if (res.status !== 200 || body.device_token === undefined) throw new Error(`remember device: ${res.status} ${JSON.stringify(body)}`)
     devices.push({ username: user.username, token: body.device_token })

@@ -13,8 +13,10 @@ export interface PasswordHasher {
   verify: (password: string, hash: string) => Promise<boolean>
   /** Spends the same time as a real verification, for unknown users. */
   verifyAgainstDummy: (password: string) => Promise<false>
+  /** True while every slot is taken (shedWhenBusy in plugins/passwords.ts); observers hear it as a refusal. */
+  shed: () => boolean
   /**
-   * Admits one more request that will hash, at the door (shedWhenBusy in plugins/passwords.ts):
+   * Admits one more request that will hash, at the door (admitToHash in plugins/passwords.ts):
    * null while as many are admitted, or hashing, as there are slots (observers hear it as a
    * refusal); otherwise the release to call once, when the request ends.
    */
@@ -43,6 +45,8 @@ export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxP
   const dummyHash = bcrypt.hashSync('twofold-timing-equaliser', cost)
 
   const observers: Array<{ settled?: (seconds: number) => void, refused?: () => void }> = []
+  // Hashes that came in by no door (a code-protected action's password check) count too.
+  const full = () => admitted >= maxPending || pending >= maxPending
 
   function assertCapacity () {
     if (pending >= maxPending) {
@@ -79,9 +83,13 @@ export function createPasswordHasher ({ cost, maxPending }: { cost: number, maxP
       await withSlot(() => bcrypt.compare(password, dummyHash))
       return false
     },
+    shed () {
+      if (!full()) return false
+      for (const o of observers) o.refused?.()
+      return true
+    },
     admit () {
-      // Hashes that came in by no door (a code-protected action's password check) count too.
-      if (admitted >= maxPending || pending >= maxPending) {
+      if (full()) {
         for (const o of observers) o.refused?.()
         return null
       }

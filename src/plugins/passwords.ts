@@ -7,12 +7,17 @@ declare module 'fastify' {
   interface FastifyInstance {
     passwords: PasswordHasher
     /**
-     * onRequest hook for routes that hash: while every hash slot is taken, answer 503 before
-     * reading the body or touching Redis and the database, so shedding costs next to nothing:
-     * clients that retry a 503 at once (most do) would otherwise take the CPU the hashes need.
-     * A request let in holds its slot until its response is done (or its client goes).
+     * First onRequest hook of the routes that hash: while every hash slot is taken, answer 503
+     * before reading the body or touching Redis and the database, so shedding costs next to
+     * nothing: clients that retry a 503 at once (most do) would otherwise take the CPU the hashes need.
      */
     shedWhenBusy: onRequestHookHandler
+    /**
+     * Last onRequest hook of those routes (after the per-IP limit, so a flood refused there
+     * never holds a slot): takes the slot the request will hash in, or 503 when the last one went
+     * since shedWhenBusy looked. It is held until the response is done (or the client goes).
+     */
+    admitToHash: onRequestHookHandler
   }
 }
 
@@ -21,6 +26,10 @@ export default fp(async function passwordsPlugin (app) {
   app.decorate('passwords', passwords)
   // Callback style and synchronous: no promise, no thrown error on the refusal path.
   app.decorate('shedWhenBusy', function shedWhenBusy (_request, reply, done) {
+    if (passwords.shed()) return refuse(reply, 'overloaded', 1)
+    done()
+  } satisfies onRequestHookHandler)
+  app.decorate('admitToHash', function admitToHash (_request, reply, done) {
     const release = passwords.admit()
     if (release === null) return refuse(reply, 'overloaded', 1)
     // 'close' comes once the response is sent and also when the connection dies first.

@@ -31,7 +31,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.post('/login', {
-    onRequest: [app.shedWhenBusy, limitPerIp],
+    onRequest: [app.shedWhenBusy, limitPerIp, app.admitToHash],
     preHandler: [limitPerAccount],
     schema: {
       tags: ['authentication'],

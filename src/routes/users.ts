@@ -7,7 +7,7 @@ import { contextOf } from './context.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/users', {
-    onRequest: [app.shedWhenBusy, app.limitBy('register-ip', (request) => request.ip, { max: app.config.rateLimit.loginMax, timeWindow: app.config.rateLimit.loginWindowMs })],
+    onRequest: [app.shedWhenBusy, app.limitBy('register-ip', (request) => request.ip, { max: app.config.rateLimit.loginMax, timeWindow: app.config.rateLimit.loginWindowMs }), app.admitToHash],
     schema: {
       tags: ['users'],
       operationId: 'registerUser',
@@ -40,7 +40,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => ({ id: request.user.sub, username: request.user.username }))
 
   app.post('/password', {
-    onRequest: [app.shedWhenBusy, app.limitBy('password-ip', (request) => request.ip, { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs }), app.authenticate],
+    onRequest: [app.shedWhenBusy, app.limitBy('password-ip', (request) => request.ip, { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs }), app.authenticate, app.admitToHash],
     preHandler: [app.limitBy('password-user', (request) => request.user.sub, { max: app.config.rateLimit.tfaMax, timeWindow: app.config.rateLimit.loginWindowMs })],
     schema: {
       tags: ['users'],
