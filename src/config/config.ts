@@ -15,6 +15,7 @@ const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  DATABASE_PREPARED_STATEMENTS: Type.Boolean({ default: true }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: HOST_PORT_LIST })),
   REDIS_SENTINELS: Type.Optional(Type.String({ pattern: HOST_PORT_LIST })),
@@ -94,6 +95,8 @@ export interface Config {
   host: string
   databaseUrl?: string
   databasePoolMax: number
+  /** Named prepared statements (off behind a pooler that can't keep them, e.g. PgBouncer's transaction mode before 1.21). */
+  databasePreparedStatements: boolean
   /** Single-node Redis. At most one of redisUrl, redisCluster and redisSentinel is set. */
   redisUrl?: string
   redisCluster?: { nodes: HostPort[], password?: string, tls: boolean }
@@ -263,6 +266,7 @@ function toConfig (env: Env): Config {
     host: env.HOST,
     databaseUrl: env.DATABASE_URL,
     databasePoolMax: env.DATABASE_POOL_MAX,
+    databasePreparedStatements: env.DATABASE_PREPARED_STATEMENTS,
     ...redisTopology(env),
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
     dataDir: env.DATA_DIR,

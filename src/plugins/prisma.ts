@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { createStatementNames } from '../db/statement-names.js'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres.js'
@@ -31,7 +32,7 @@ export default fp(async function prismaPlugin (app) {
     await embedded?.stop()
     throw (config.databaseUrl !== undefined ? databaseStartError(err, config.databaseUrl) : undefined) ?? err
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString, max: config.databasePoolMax }) })
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString, max: config.databasePoolMax }, config.databasePreparedStatements ? { statementNameGenerator: createStatementNames() } : undefined) })
   app.decorate('prisma', prisma)
   app.unavailableWhen(isDatabaseUnavailable)
   app.decorate('databaseMode', embedded ? 'embedded' : 'postgres')
