@@ -52,6 +52,8 @@ export function createDeviceCookies ({ keySource, now, days }: { keySource: Buff
       if (Number(expires) * 1000 <= now()) return null
       const expected = macOf(userId, username, deviceId, expires)
       const given = Buffer.from(mac, 'base64url')
+      // base64url's last character has spare bits a decoder ignores: only the one spelling we issue counts.
+      if (given.toString('base64url') !== mac) return null
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null
       return { userId, deviceId }
     }

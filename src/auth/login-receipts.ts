@@ -55,6 +55,8 @@ export function createLoginReceipts ({ store, hashKeySource }: { store: Ephemera
     const body = RECEIPT_PATTERN.exec(receipt)?.[1]
     if (body === undefined) return null
     const raw = Buffer.from(body, 'base64url')
+    // base64url's last character has spare bits a decoder ignores: only the one spelling we issue counts.
+    if (raw.toString('base64url') !== body) return null
     const random = raw.subarray(0, RANDOM_BYTES)
     const decipher = createDecipheriv('aes-256-gcm', keyFor(random), ZERO_IV)
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES))

@@ -167,3 +167,15 @@ t.test('over TLS (behind a trusted proxy) the browser cookie is Secure', async (
   t.equal(res.statusCode, 200)
   t.match(setCookieOf(res, 'twofold_device'), /; HttpOnly; Secure; SameSite=Strict$/)
 })
+
+t.test('only the spelling issued verifies: the spare bits of the last base64url character are not a second cookie', async (t) => {
+  const cookies = createDeviceCookies({ keySource: Buffer.alloc(32, 3), now: clock.now, days: 90 })
+  const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  for (let i = 0; i < 20; i++) {
+    const cookie = cookies.issue('00000000-0000-4000-8000-000000000001', 'alice')
+    t.ok(cookies.verify(cookie, 'alice'))
+    // A 32-byte MAC is 43 characters: the last one's 2 low bits are spare, so the next one up decodes the same.
+    const respelled = cookie.slice(0, -1) + B64URL[B64URL.indexOf(cookie.at(-1)!) + 1]!
+    t.equal(cookies.verify(respelled, 'alice'), null)
+  }
+})
