@@ -1,10 +1,9 @@
 // Where the machine's CPU went during a run: the service, PostgreSQL, Redis, the load generator
 // (this process and its children) and everything else, from /proc (Linux). On a shared two-core
 // host every millisecond outside bcrypt comes out of the logins, whoever spends it.
-import { execSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+import { CLK_TCK, readStat } from './process-stats.mjs'
 
-const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim())
 const toMs = (ticks) => ticks * 1000 / CLK_TCK
 
 /**
@@ -26,14 +25,10 @@ function byCommand (names, selfPids, serverPid) {
   const out = new Map()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === serverPid) continue
-    let stat
-    try { stat = readFileSync(`/proc/${entry}/stat`, 'utf8') } catch { continue }
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const ms = toMs(Number(fields[11]) + Number(fields[12]))
-    const ppid = Number(fields[1])
-    if (selfPids.has(ppid)) out.set(entry, { consumer: 'load generator', ms })
-    else if (names.includes(comm)) out.set(entry, { consumer: comm, ms })
+    const stat = readStat(`/proc/${entry}/stat`)
+    if (stat === null) continue
+    if (selfPids.has(stat.ppid)) out.set(entry, { consumer: 'load generator', ms: stat.cpuMs })
+    else if (names.includes(stat.comm)) out.set(entry, { consumer: stat.comm, ms: stat.cpuMs })
   }
   return out
 }
@@ -46,11 +41,11 @@ function threadsOf (pid) {
   let tasks = []
   try { tasks = readdirSync(`/proc/${pid}/task`) } catch { return out }
   for (const tid of tasks) {
-    let stat
-    try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8') } catch { continue }
-    const comm = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '').trim()
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    out[comm] = (out[comm] ?? 0) + toMs(Number(fields[11]) + Number(fields[12]))
+    const stat = readStat(`/proc/${pid}/task/${tid}/stat`)
+    if (stat === null) continue
+    // Numbered threads (libuv-worker1, …) count under one name.
+    const name = Number(tid) === pid ? 'main' : stat.comm.replace(/[0-9]+$/, '').trim()
+    out[name] = (out[name] ?? 0) + stat.cpuMs
   }
   return out
 }

@@ -2,13 +2,21 @@
 import { execSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 
-const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim())
+export const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim())
 
-/** utime + stime (fields 14 and 15 of /proc/…/stat) in milliseconds. */
-function cpuMsOf (statPath) {
-  const fields = readFileSync(statPath, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 1000 / CLK_TCK
+/**
+ * A /proc/…/stat file: the command (between the outer parentheses: it may hold spaces), the
+ * parent's pid, and utime + stime (fields 14 and 15) in milliseconds; null once it is gone.
+ */
+export function readStat (statPath) {
+  let stat
+  try { stat = readFileSync(statPath, 'utf8') } catch { return null }
+  const close = stat.lastIndexOf(')')
+  const fields = stat.slice(close + 2).split(' ')
+  return { comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(fields[1]), cpuMs: (Number(fields[11]) + Number(fields[12])) * 1000 / CLK_TCK }
 }
+
+const cpuMsOf = (statPath) => readStat(statPath)?.cpuMs ?? 0
 
 export function processStats (pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')

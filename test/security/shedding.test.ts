@@ -136,3 +136,17 @@ t.test('admission: refused while full by the door or by hashes in flight, releas
   t.not(hasher.admit(), null, 'let in once they are done')
   t.equal(refused, 2, 'each refusal heard')
 })
+
+t.test('a client over its per-IP limit is refused before it can take a hash slot', async (t) => {
+  const app = await buildTestApp(t, testConfig({ MAX_PENDING_HASHES: '1', RATE_LIMIT_LOGIN_MAX: '1', TRUST_PROXY: 'true', DATABASE_URL: await createTestDatabase(t) }))
+  let admissions = 0
+  const admit = app.passwords.admit
+  app.passwords.admit = () => { admissions++; return admit() }
+  const from = async (ip: string, username = 'nobody') => await app.inject({ method: 'POST', url: '/login', headers: { 'x-forwarded-for': ip }, payload: { username, password: 'wrong password' } })
+  t.equal((await from('198.51.100.7')).statusCode, 401)
+  t.equal(admissions, 1, 'a login let in takes its slot')
+  for (let i = 0; i < 5; i++) t.equal((await from('198.51.100.7')).statusCode, 429)
+  t.equal(admissions, 1, 'the flood from that address never asked for one')
+  t.equal((await from('198.51.100.8', 'somebody')).statusCode, 401, 'another address still gets in')
+  t.equal(admissions, 2)
+})
