@@ -62,6 +62,8 @@ const explicitCodeOf = (input: Credentials) => typedTotpOf(input) ?? input.recov
  * right password reveals that a code is needed.
  */
 export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices, deviceCookies }: AccountDeps) {
+  // The 401s whose factor lock is still to be checked, by the receipt's store step.
+  const lockLeftToReceipt = new WeakSet<AppError>()
   const grantFor = createLoginGrants({ audit, config, now, trustedDevices, deviceCookies })
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
@@ -87,7 +89,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
   }
 
   /** Returns how the user proved who they are (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
-  async function verifyCredentials (user: LoginUser, input: Credentials & { device_token?: string }, action: ProtectedAction, ctx: RequestContext): Promise<Verified> {
+  async function verifyCredentials (user: LoginUser, input: Credentials & { device_token?: string }, action: ProtectedAction, ctx: RequestContext, { receiptFollows = false } = {}): Promise<Verified> {
     const fail = (reason: 'password' | 'code' | 'replayed' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
     // Mandatory TFA overrides a user's choice to leave login unprotected (possibly made before it was mandatory).
     const factor = activeFactor(user.twoFactor)
@@ -119,12 +121,17 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       }
       // A missing code is the normal first step of a two-step form: it is not a failure, but a
       // locked account still learns it is locked. Only here, after the right password, does an SMS go out.
-      const lockedMs = await secondFactor.challenge(user.id, factor, ctx, user.durable)
+      // At login the receipt that goes out with the 401 checks a TOTP factor's lock in the store
+      // in its own script (withReceipt): one round trip where there were two.
+      const lockToReceipt = receiptFollows && factor.method !== 'sms'
+      const lockedMs = await secondFactor.challenge(user.id, factor, ctx, user.durable, { storeLock: !lockToReceipt })
       if (lockedMs > 0) {
         fail('locked')
         throwCodeFailure({ lockedMs }, 'tfaRequired')
       }
-      throw codeMissingOrWrong()
+      const err = codeMissingOrWrong()
+      if (lockToReceipt) lockLeftToReceipt.add(err)
+      throw err
     }
     const outcome = await secondFactor.verifyAnyCode(user.id, factor, {
       code: totp,
@@ -139,11 +146,19 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     return verifiedByCode(outcome.method)
   }
 
-  /** The 401 that asks for the code, with a receipt so the code can follow without the password. */
-  async function withReceipt (err: unknown, user: LoginUser): Promise<unknown> {
+  /**
+   * The 401 that asks for the code, with a receipt so the code can follow without the password.
+   * Where the lock was left to it (a TOTP login without a code), a locked factor gets no
+   * receipt but the 429, as it would have before the receipt.
+   */
+  async function withReceipt (err: unknown, user: LoginUser, ctx: RequestContext): Promise<unknown> {
     if (!(err instanceof AppError) || err.kind !== 'tfaRequired' || user.twoFactor === null) return err
-    const receipt = await receipts.issue(user.id, user.twoFactor)
-    return new AppError('tfaRequired', { headers: { ...err.headers, 'x-tfa-receipt': receipt } })
+    const issued = await receipts.issue(user.id, user.twoFactor, { checkLock: lockLeftToReceipt.has(err) })
+    if (issued.receipt === null) {
+      audit.record('login.failed', user.id, ctx, { action: 'login', reason: 'locked' })
+      throwCodeFailure(issued, 'tfaRequired')
+    }
+    return new AppError('tfaRequired', { headers: { ...err.headers, 'x-tfa-receipt': issued.receipt } })
   }
 
   return {
@@ -159,9 +174,9 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       }
       let verified: Verified
       try {
-        verified = await verifyCredentials(user, input, 'login', ctx)
+        verified = await verifyCredentials(user, input, 'login', ctx, { receiptFollows: true })
       } catch (err) {
-        throw await withReceipt(err, user)
+        throw await withReceipt(err, user, ctx)
       }
       return await grantFor(user, verified, input.remember_device === true, ctx)
     },

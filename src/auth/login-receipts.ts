@@ -68,10 +68,14 @@ export function createLoginReceipts ({ store, hashKeySource }: { store: Ephemera
   }
 
   return {
-    async issue (userId: string, factor: FactorRow): Promise<string> {
+    /**
+     * A receipt for the 401. With `checkLock` the factor's lock is checked in the same store step
+     * (one round trip where a lock check and the receipt were two): a locked factor gets none, and its lock.
+     */
+    async issue (userId: string, factor: FactorRow, { checkLock = false } = {}): Promise<{ receipt: string, lockedMs: 0 } | { receipt: null, lockedMs: number }> {
       const receipt = seal(userId)
-      await store.putReceipt(userId, hashOf(receipt), factorBinding(factor), LOGIN_RECEIPT_TTL_SECONDS * 1000)
-      return receipt
+      const lockedMs = await store.putReceipt(userId, hashOf(receipt), factorBinding(factor), LOGIN_RECEIPT_TTL_SECONDS * 1000, checkLock)
+      return lockedMs > 0 ? { receipt: null, lockedMs } : { receipt, lockedMs: 0 }
     },
 
     /**

@@ -126,11 +126,13 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
     /**
      * The right password arrived without a code: for SMS this is when the code goes out
      * (throttled: a repeated attempt inside the minute sends nothing new). Returns the lock, if any.
+     * `storeLock: false` leaves a TOTP factor's lock in the store to the caller's next store step
+     * (the login receipt's, which checks it in the same script).
      */
-    async challenge (userId: string, factor: ActiveFactor, ctx: RequestContext = {}, durable?: DurableCodeState): Promise<number> {
+    async challenge (userId: string, factor: ActiveFactor, ctx: RequestContext = {}, durable?: DurableCodeState, { storeLock = true }: { storeLock?: boolean } = {}): Promise<number> {
       const durableLock = durableLockMs(durable)
       if (durableLock > 0) return durableLock
-      if (factor.method !== 'sms') return await store.lockedMs(userId)
+      if (factor.method !== 'sms') return storeLock ? await store.lockedMs(userId) : 0
       const outcome = await sms.send({ userId, phone: secretBox.open(factor.phone, userId), purpose: 'auth' }, ctx)
       return outcome.status === 'locked' ? outcome.lockedMs : 0
     },

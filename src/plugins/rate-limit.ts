@@ -8,13 +8,31 @@ import { refuse } from './refusal.js'
 /** A limit as a hook, for onRequest or preHandler alike. */
 export type LimitHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
+/**
+ * A limit made by `limitBy`: a hook that counts, plus the parts `limitTogether` and a
+ * memory-only check before the body need.
+ */
+export interface Limit extends LimitHook {
+  /** Refuses only on a verdict already known here (over its limit until a time): no Redis, no count. */
+  known: LimitHook
+  /** Seconds until a known verdict ends for this request's key, 0 when none is known. */
+  knownFor: (request: FastifyRequest) => number
+  /** Counts the request: 0 when it is allowed, otherwise the seconds to wait. */
+  count: (request: FastifyRequest) => Promise<number>
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     /**
      * A limit as a hook: `name` namespaces it, `key` picks what is counted (client IP, username,
      * user id). Several may run on one route (per IP in onRequest, per account in preHandler).
      */
-    limitBy: (name: string, key: (request: FastifyRequest) => string, opts: { max: number, timeWindow: number }) => LimitHook
+    limitBy: (name: string, key: (request: FastifyRequest) => string, opts: { max: number, timeWindow: number }) => Limit
+    /**
+     * Several limits counted in one round (their Redis calls sent together, answered together)
+     * instead of one after the other; refused when any is over, with the longest wait.
+     */
+    limitTogether: (...limits: Limit[]) => LimitHook
   }
 }
 
@@ -36,29 +54,52 @@ export default fp(async function rateLimitPlugin (app) {
   // window ends, on every instance, so that verdict is kept here too: a flood is then refused
   // from memory, without a Redis round trip per request.
   const exceededUntil = new Map<string, number>()
-  app.decorate('limitBy', (name: string, key: (request: FastifyRequest) => string, { max, timeWindow }: { max: number, timeWindow: number }) => {
+  app.decorate('limitBy', (name: string, key: (request: FastifyRequest) => string, { max, timeWindow }: { max: number, timeWindow: number }): Limit => {
     const keyOf = (request: FastifyRequest) => `${name}:${key(request)}`
     const check = app.createRateLimit({ max, timeWindow, keyGenerator: keyOf })
-    // Callback style: a flood answered from memory is refused synchronously, pre-serialized,
-    // about as cheaply as a hello-world (no promise, no Error, no error handler).
-    return function limit (request, reply, done) {
+    const knownFor = (request: FastifyRequest): number => {
       const k = keyOf(request)
       const until = exceededUntil.get(k)
-      if (until !== undefined) {
-        const left = until - app.now()
-        if (left > 0) return refuse(reply, 'rateLimited', Math.ceil(left / 1000))
-        exceededUntil.delete(k)
-      }
-      check(request).then((result) => {
-        if (!result.isAllowed && result.isExceeded) {
-          if (exceededUntil.size >= 100_000) pruneExpired()
-          exceededUntil.set(k, app.now() + result.ttl)
-          refuse(reply, 'rateLimited', result.ttlInSeconds)
-          return
-        }
-        done()
-      }, (err: unknown) => { done(err as Error) })
-    } satisfies LimitHook
+      if (until === undefined) return 0
+      const left = until - app.now()
+      if (left > 0) return Math.ceil(left / 1000)
+      exceededUntil.delete(k)
+      return 0
+    }
+    const count = async (request: FastifyRequest): Promise<number> => {
+      const result = await check(request)
+      if (result.isAllowed || !result.isExceeded) return 0
+      if (exceededUntil.size >= 100_000) pruneExpired()
+      exceededUntil.set(keyOf(request), app.now() + result.ttl)
+      return result.ttlInSeconds
+    }
+    // Callback style: a flood answered from memory is refused synchronously, pre-serialized,
+    // about as cheaply as a hello-world (no promise, no Error, no error handler).
+    const limit: LimitHook = function limit (request, reply, done) {
+      const known = knownFor(request)
+      if (known > 0) return refuse(reply, 'rateLimited', known)
+      count(request).then((wait) => { if (wait > 0) refuse(reply, 'rateLimited', wait); else done() }, (err: unknown) => { done(err as Error) })
+    }
+    const knownOnly: LimitHook = function knownLimit (request, reply, done) {
+      const known = knownFor(request)
+      if (known > 0) return refuse(reply, 'rateLimited', known)
+      done()
+    }
+    return Object.assign(limit, { known: knownOnly, knownFor, count })
+  })
+
+  // Each Redis round trip of a request wakes the service, Redis and the thread it preempts on
+  // cores bcrypt keeps busy: about 1 ms of the machine per login here (README "Performance").
+  // Limits counted together cost one round; a key already known to be over is refused before
+  // anything is counted.
+  app.decorate('limitTogether', (...limits: Limit[]): LimitHook => function limitTogether (request, reply, done) {
+    let known = 0
+    for (const l of limits) known = Math.max(known, l.knownFor(request))
+    if (known > 0) return refuse(reply, 'rateLimited', known)
+    Promise.all(limits.map(async (l) => await l.count(request))).then((waits) => {
+      const wait = Math.max(...waits)
+      if (wait > 0) refuse(reply, 'rateLimited', wait); else done()
+    }, (err: unknown) => { done(err as Error) })
   })
 
   function pruneExpired () {

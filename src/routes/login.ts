@@ -72,12 +72,25 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const owners = new WeakMap<object, string>()
   const limitReceiptPerUser = app.limitBy('login-tfa-user', (request) => owners.get(request) ?? '', { max: loginMax, timeWindow: loginWindowMs })
 
+  const limitIpAndUser = app.limitTogether(limitPerIp, limitReceiptPerUser)
+  // A receipt that opens to no user is refused, after its address is counted (guessing
+  // receipts costs an address its limit like guessing passwords).
+  const limitIpAndOwner: LimitHook = (request, reply, done) => {
+    let invalid: Error | undefined
+    try {
+      owners.set(request, app.accounts.receiptOwner((request.body as { receipt: string }).receipt))
+    } catch (err) {
+      invalid = err as Error
+    }
+    const limit = invalid === undefined ? limitIpAndUser : limitPerIp
+    limit(request, reply, (err) => { done(err ?? invalid) })
+  }
+
   app.post('/login/tfa', {
-    onRequest: [limitPerIp],
-    preHandler: [
-      async (request) => { owners.set(request, app.accounts.receiptOwner((request.body as { receipt: string }).receipt)) },
-      limitReceiptPerUser
-    ],
+    // No hash slot to guard here, so the per-IP count can wait for the body and go to Redis
+    // with the per-user one, in one round; an address known to be over is refused at once.
+    onRequest: [limitPerIp.known],
+    preHandler: [limitIpAndOwner],
     schema: {
       tags: ['authentication'],
       operationId: 'loginWithReceipt',

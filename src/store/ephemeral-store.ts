@@ -122,9 +122,10 @@ export interface EphemeralStore {
   /**
    * Keeps a login receipt (its keyed hash) for `ttlMs`, owned by `userId` and bound to
    * `binding` (the factor it was issued for). It dies with the user's receipts (endReceipts,
-   * a lock, forget) even before its time is up.
+   * a lock, forget) even before its time is up. With `checkLock`, while the factor is locked
+   * nothing is kept and the answer is the lock's remaining ms (0: kept).
    */
-  putReceipt: (userId: string, hash: string, binding: string, ttlMs: number) => Promise<void>
+  putReceipt: (userId: string, hash: string, binding: string, ttlMs: number, checkLock?: boolean) => Promise<number>
   /**
    * Takes one of the receipt's `maxAttempts` code attempts: 'locked' while the factor is locked,
    * 'dead' when it is unknown, expired, spent, out of attempts, or outlived by endReceipts/a lock.

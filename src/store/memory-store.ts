@@ -171,8 +171,11 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       drop(k.failures, k.lock, k.lockouts, k.smsCode)
       endReceipts(userId)
     },
-    async putReceipt (userId, hash, binding, ttlMs) {
+    async putReceipt (userId, hash, binding, ttlMs, checkLock = false) {
+      const lockedMs = checkLock ? remaining(keysOf(userId).lock) : 0
+      if (lockedMs > 0) return lockedMs
       receipts.set(hash, { userId, binding, attempts: 0, epoch: epochOf(userId), expiresAt: now() + ttlMs })
+      return 0
     },
     async claimReceiptAttempt (userId, hash, maxAttempts) {
       return claim(userId, hash, maxAttempts)

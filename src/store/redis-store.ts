@@ -114,13 +114,19 @@ return {
   tonumber(redis.call('GET', KEYS[5]) or '0')
 }`
 
-// KEYS: receipt, epoch. ARGV: binding, ttl ms.
+// With the lock to check (ARGV[3] '1'), a locked factor gets no receipt: the lock's ms are the
+// answer, and the 401 becomes the 429. KEYS: receipt, epoch, lock. ARGV: binding, ttl ms, check
+// the lock. Returns 0 when stored.
 const PUT_RECEIPT = `
+if ARGV[3] == '1' then
+  local locked = redis.call('PTTL', KEYS[3])
+  if locked > 0 then return locked end
+end
 local epoch = redis.call('GET', KEYS[2]) or '0'
 redis.call('HSET', KEYS[1], 'binding', ARGV[1], 'attempts', 0, 'epoch', epoch)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if epoch ~= '0' then redis.call('PEXPIRE', KEYS[2], ${RECEIPT_EPOCH_TTL_MS}) end
-return 1`
+return 0`
 
 // Lock first (a locked factor says so, with its time), then the receipt's life, then one attempt
 // taken: checked and counted in one step, so a burst on many instances gets at most max attempts.
@@ -181,7 +187,7 @@ interface ScriptCommands {
   twofoldTakeSendSlot: (key: string, now: number, intervalMs: number, max: number, windowMs: number) => Promise<[number, number]>
   twofoldReleaseSendInterval: (key: string, takenAt: number) => Promise<number>
   twofoldTakeQuota: (key: string, max: number, windowMs: number) => Promise<[number, number]>
-  twofoldPutReceipt: (receipt: string, epoch: string, binding: string, ttlMs: number) => Promise<number>
+  twofoldPutReceipt: (receipt: string, epoch: string, lock: string, binding: string, ttlMs: number, checkLock: string) => Promise<number>
   twofoldClaimReceipt: (receipt: string, epoch: string, lock: string, maxAttempts: number, binding: string) => Promise<[number, string | number | undefined]>
   twofoldRedeemReceiptStep: (receipt: string, epoch: string, lock: string, lastStep: string, failures: string, lockouts: string, maxAttempts: number, binding: string, step: number, ttlMs: number, floor: number) => Promise<[number, number | undefined]>
   twofoldBumpEpoch: (epoch: string) => Promise<number>
@@ -198,7 +204,7 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
   client.defineCommand('twofoldTakeSendSlot', { numberOfKeys: 1, lua: TAKE_SEND_SLOT })
   client.defineCommand('twofoldReleaseSendInterval', { numberOfKeys: 1, lua: RELEASE_SEND_INTERVAL })
   client.defineCommand('twofoldTakeQuota', { numberOfKeys: 1, lua: TAKE_QUOTA })
-  client.defineCommand('twofoldPutReceipt', { numberOfKeys: 2, lua: PUT_RECEIPT })
+  client.defineCommand('twofoldPutReceipt', { numberOfKeys: 3, lua: PUT_RECEIPT })
   client.defineCommand('twofoldClaimReceipt', { numberOfKeys: 3, lua: CLAIM_RECEIPT })
   client.defineCommand('twofoldRedeemReceiptStep', { numberOfKeys: 6, lua: REDEEM_RECEIPT_STEP })
   client.defineCommand('twofoldBumpEpoch', { numberOfKeys: 1, lua: BUMP_EPOCH })
@@ -274,9 +280,9 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
       const k = keysOf(userId)
       await call(() => redis.twofoldForget(k.failures, k.lock, k.lockouts, k.smsCode, k.receiptEpoch))
     },
-    async putReceipt (userId, hash, binding, ttlMs) {
+    async putReceipt (userId, hash, binding, ttlMs, checkLock = false) {
       const k = keysOf(userId)
-      await call(() => redis.twofoldPutReceipt(k.receipt(hash), k.receiptEpoch, binding, ttlMs))
+      return Number(await call(() => redis.twofoldPutReceipt(k.receipt(hash), k.receiptEpoch, k.lock, binding, ttlMs, checkLock ? '1' : '0')))
     },
     async claimReceiptAttempt (userId, hash, maxAttempts) {
       const k = keysOf(userId)

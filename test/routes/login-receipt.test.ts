@@ -67,6 +67,15 @@ t.test('a wrong code also gets a receipt; a wrong password, an unknown user and 
   t.equal(locked.statusCode, 429)
   t.equal(locked.body, TFA_LOCKED_BODY)
   t.equal(locked.headers['x-tfa-receipt'], undefined, 'locked: none')
+
+  // The lock as the shared store holds it alone (the database's copy is written a moment after
+  // the lock, and read with the user): the receipt's own store step refuses it.
+  await app.prisma.user.update({ where: { id: user.id }, data: { tfaLockedUntil: null } })
+  const lockedInStore = await login(app, { username: user.username, password: user.password })
+  t.equal(lockedInStore.statusCode, 429, 'locked in the store only: 429')
+  t.equal(lockedInStore.body, TFA_LOCKED_BODY)
+  t.match(lockedInStore.headers['retry-after'], /^[1-9][0-9]*$/)
+  t.equal(lockedInStore.headers['x-tfa-receipt'], undefined, 'and no receipt')
 })
 
 t.test('single use once a code succeeds; a wrong, replayed or missing code leaves it usable', async (t) => {

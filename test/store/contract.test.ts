@@ -292,7 +292,7 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
 
     t.test('login receipts: attempts, single spend, ended by endReceipts, a lock and forget', async (t) => {
       const k = keys()
-      await store.putReceipt(k, 'r1', 'totp:1', LONG)
+      t.equal(await store.putReceipt(k, 'r1', 'totp:1', LONG), 0, 'kept: 0')
       for (let i = 0; i < 3; i++) t.same(await store.claimReceiptAttempt(k, 'r1', 3), { status: 'claimed', binding: 'totp:1' }, `attempt ${i + 1}`)
       t.same(await store.claimReceiptAttempt(k, 'r1', 3), { status: 'dead' }, 'out of attempts')
       t.equal(await store.spendReceipt(k, 'r1'), true, 'an attempt in flight still spends it')
@@ -311,7 +311,11 @@ function storeContract (name: string, factory: (t: Test) => Promise<Backend>) {
       const during = await store.claimReceiptAttempt(k, 'r3', 5)
       t.equal(during.status, 'locked', 'locked: says so')
       t.ok(during.status === 'locked' && during.lockedMs > 0 && during.lockedMs <= 30_000)
+      t.equal(await store.putReceipt(k, 'unchecked', 'b', LONG), 0, 'without checkLock: kept while locked')
+      const refused = await store.putReceipt(k, 'while-locked', 'b', LONG, true)
+      t.ok(refused > 0 && refused <= 30_000, 'with checkLock: none while locked, the lock\'s ms instead')
       await store.unlock(k)
+      t.same(await store.claimReceiptAttempt(k, 'while-locked', 5), { status: 'dead' }, 'and none was kept')
       t.same(await store.claimReceiptAttempt(k, 'r3', 5), { status: 'dead' }, 'dead after the lock')
 
       await store.putReceipt(k, 'r4', 'b', LONG)
