@@ -30,6 +30,10 @@ export default fp(async function passwordsPlugin (app) {
     done()
   } satisfies onRequestHookHandler)
   app.decorate('admitToHash', function admitToHash (_request, reply, done) {
+    // A client that left while an earlier hook waited (the per-IP limit's Redis call) has had its
+    // 'close' already: a release hung on it now would never come, and the slot would be lost for
+    // good. Nobody is waiting for this answer, so it gets no slot and no hash.
+    if (reply.raw.closed) return refuse(reply, 'overloaded', 1)
     const release = passwords.admit()
     if (release === null) return refuse(reply, 'overloaded', 1)
     // 'close' comes once the response is sent and also when the connection dies first.

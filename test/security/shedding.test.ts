@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { buildTestApp, createTestDatabase, testConfig } from '../helper.js'
+import { buildTestApp, createTestDatabase, createTestRedis, testConfig } from '../helper.js'
 import { errorBody, ErrorCatalogue } from '../../src/errors.js'
 
 // The shed path must cost about what a hello-world does, or clients that retry a 503 at once eat
@@ -149,4 +149,26 @@ t.test('a client over its per-IP limit is refused before it can take a hash slot
   t.equal(admissions, 1, 'the flood from that address never asked for one')
   t.equal((await from('198.51.100.8', 'somebody')).statusCode, 401, 'another address still gets in')
   t.equal(admissions, 2)
+})
+
+t.test('a client gone while the per-IP limit waits for Redis leaves no slot behind', async (t) => {
+  // Found by the bench: at the end of an overload run every slot had been lost, and the service
+  // answered nothing but 503 from then on. A response that closed before admitToHash ran had
+  // already had its 'close', so the slot's release, hung on it, never came.
+  const app = await buildTestApp(t, testConfig({ MAX_PENDING_HASHES: '1', DATABASE_URL: await createTestDatabase(t) }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  const login = JSON.stringify({ username: 'nobody', password: 'wrong password' })
+  const admin = createTestRedis()
+  t.teardown(() => { admin.disconnect() })
+  // Redis holds back every write (the limit's INCR) for a moment; the client goes meanwhile.
+  await admin.call('CLIENT', 'PAUSE', '300', 'WRITE')
+  const gone = slowBody(port, '/login', login)
+  await gone.sent
+  gone.send()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  gone.drop()
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  t.same(app.passwords.slots(), { pending: 0, admitted: 0, max: 1 }, 'no slot held for the client that left')
+  t.equal((await app.inject({ method: 'POST', url: '/login', payload: { username: 'nobody', password: 'wrong password' } })).statusCode, 401, 'the next login is let in')
 })
