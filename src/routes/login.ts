@@ -9,8 +9,8 @@ import { contextOf } from './context.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { loginMax, loginWindowMs } = app.config.rateLimit
-  // Per client IP before the body is even parsed; per username once it is, so a botnet
-  // spreading guesses over many addresses still meets a limit on each account.
+  // Per client IP and per username, so a botnet spreading guesses over many addresses still
+  // meets a limit on each account.
   const limitPerIp = app.limitBy('login-ip', (request) => request.ip, { max: loginMax, timeWindow: loginWindowMs })
   const limitPerUsername = app.limitBy('login-user',
     (request) => normalizeUsername((request.body as { username: string }).username),
@@ -21,18 +21,22 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const knownDevices = new WeakMap<object, string>()
   const limitPerDevice = app.limitBy('login-device', (request) => knownDevices.get(request) ?? '',
     { max: app.config.deviceCookies.loginMax, timeWindow: loginWindowMs })
-  const limitPerAccount: LimitHook = (request, reply, done) => {
+  // The address and the account are counted in one round of Redis calls once the body is read;
+  // before it, an address already known to be over is refused from memory (limitPerIp.known).
+  const limitPerIpAndUsername = app.limitTogether(limitPerIp, limitPerUsername)
+  const limitPerIpAndDevice = app.limitTogether(limitPerIp, limitPerDevice)
+  const limitPerIpAndAccount: LimitHook = (request, reply, done) => {
     const body = request.body as { username: string, device_cookie?: string }
     const username = normalizeUsername(body.username)
     const device = app.deviceCookies.verify(body.device_cookie, username)
-    if (device === null) return limitPerUsername(request, reply, done)
+    if (device === null) return limitPerIpAndUsername(request, reply, done)
     knownDevices.set(request, device.deviceId)
-    limitPerDevice(request, reply, done)
+    limitPerIpAndDevice(request, reply, done)
   }
 
   app.post('/login', {
-    onRequest: [app.shedWhenBusy, limitPerIp, app.admitToHash],
-    preHandler: [limitPerAccount],
+    onRequest: [app.shedWhenBusy, limitPerIp.known, app.admitToHash],
+    preHandler: [limitPerIpAndAccount],
     schema: {
       tags: ['authentication'],
       operationId: 'login',
