@@ -36,3 +36,31 @@ t.test('every rate-limit key is <prefix>rate-limit:<limit name>:<key>', async (t
   t.ok(keys.includes(`${prefix}tfa-user:${user.id}`), 'a per-user limit is keyed by the user id')
   t.ok(keys.includes(`${prefix}login-device:${deviceCookie.split('.')[1]}`), 'a known device\'s limit is keyed by its device id')
 })
+
+t.test('/login and /login/tfa count the address and the account in one round, not one after the other', async (t) => {
+  // Each Redis round trip costs the machine about 1 ms per login (README "Performance"): the two
+  // counts are sent before either answer arrives. A spy over the real command records the order.
+  const client = app.redis as unknown as { rateLimit: (...args: unknown[]) => unknown }
+  const real = client.rateLimit.bind(client)
+  const events: string[] = []
+  client.rateLimit = (key: unknown, ...rest: unknown[]) => {
+    const name = /rate-limit:([a-z-]+):/.exec(String(key))?.[1] ?? String(key)
+    events.push(`sent ${name}`)
+    const callback = rest.pop() as (err: unknown, result: unknown) => void
+    return real(key, ...rest, (err: unknown, result: unknown) => { events.push(`answered ${name}`); callback(err, result) })
+  }
+  t.teardown(() => { client.rateLimit = real })
+
+  const user = await createTfaUser(app, clock)
+  events.length = 0
+  const first = await login(app, { username: user.username, password: user.password })
+  t.equal(first.statusCode, 401)
+  t.same(events.slice(0, 2).sort(), ['sent login-ip', 'sent login-user'], '/login: both sent before any answer')
+  t.same(events.slice(2).sort(), ['answered login-ip', 'answered login-user'])
+
+  events.length = 0
+  const second = await app.inject({ method: 'POST', url: '/login/tfa', payload: { receipt: first.headers['x-tfa-receipt'], totp: user.code() } })
+  t.equal(second.statusCode, 200, second.body)
+  t.same(events.slice(0, 2).sort(), ['sent login-ip', 'sent login-tfa-user'], '/login/tfa: both sent before any answer')
+  t.same(events.slice(2).sort(), ['answered login-ip', 'answered login-tfa-user'])
+})
