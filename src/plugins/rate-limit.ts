@@ -21,11 +21,15 @@ export interface Limit extends LimitHook {
   count: (request: FastifyRequest) => Promise<number>
 }
 
+/** What counting needs of a limit. */
+type Counter = Pick<Limit, 'knownFor' | 'count'>
+
 declare module 'fastify' {
   interface FastifyInstance {
     /**
      * A limit as a hook: `name` namespaces it, `key` picks what is counted (client IP, username,
-     * user id). Several may run on one route (per IP in onRequest, per account in preHandler).
+     * user id). Several may run on one route (per IP in onRequest, per account in preHandler), or
+     * be counted in one round with `limitTogether`.
      */
     limitBy: (name: string, key: (request: FastifyRequest) => string, opts: { max: number, timeWindow: number }) => Limit
     /**
@@ -54,6 +58,26 @@ export default fp(async function rateLimitPlugin (app) {
   // window ends, on every instance, so that verdict is kept here too: a flood is then refused
   // from memory, without a Redis round trip per request.
   const exceededUntil = new Map<string, number>()
+
+  /** The longest wait any of `limits` already knows for the request's keys, 0 when none does. */
+  const knownWait = (limits: Counter[], request: FastifyRequest) => limits.reduce((wait, l) => Math.max(wait, l.knownFor(request)), 0)
+
+  // Callback style: a flood answered from memory is refused synchronously, pre-serialized,
+  // about as cheaply as a hello-world (no promise, no Error, no error handler). Otherwise every
+  // limit is counted at once: each Redis round trip of a request wakes the service, Redis and the
+  // thread it preempts on cores bcrypt keeps busy, about 1 ms of the machine per login here
+  // (README "Performance"), so limits counted together cost one round.
+  function counting (limits: Counter[]): LimitHook {
+    return function limit (request, reply, done) {
+      const known = knownWait(limits, request)
+      if (known > 0) return refuse(reply, 'rateLimited', known)
+      Promise.all(limits.map((l) => l.count(request))).then((waits) => {
+        const wait = Math.max(...waits)
+        if (wait > 0) refuse(reply, 'rateLimited', wait); else done()
+      }, (err: unknown) => { done(err as Error) })
+    }
+  }
+
   app.decorate('limitBy', (name: string, key: (request: FastifyRequest) => string, { max, timeWindow }: { max: number, timeWindow: number }): Limit => {
     const keyOf = (request: FastifyRequest) => `${name}:${key(request)}`
     const check = app.createRateLimit({ max, timeWindow, keyGenerator: keyOf })
@@ -73,34 +97,16 @@ export default fp(async function rateLimitPlugin (app) {
       exceededUntil.set(keyOf(request), app.now() + result.ttl)
       return result.ttlInSeconds
     }
-    // Callback style: a flood answered from memory is refused synchronously, pre-serialized,
-    // about as cheaply as a hello-world (no promise, no Error, no error handler).
-    const limit: LimitHook = function limit (request, reply, done) {
-      const known = knownFor(request)
-      if (known > 0) return refuse(reply, 'rateLimited', known)
-      count(request).then((wait) => { if (wait > 0) refuse(reply, 'rateLimited', wait); else done() }, (err: unknown) => { done(err as Error) })
-    }
-    const knownOnly: LimitHook = function knownLimit (request, reply, done) {
-      const known = knownFor(request)
-      if (known > 0) return refuse(reply, 'rateLimited', known)
+    const self: Counter = { knownFor, count }
+    const known: LimitHook = function knownLimit (request, reply, done) {
+      const wait = knownFor(request)
+      if (wait > 0) return refuse(reply, 'rateLimited', wait)
       done()
     }
-    return Object.assign(limit, { known: knownOnly, knownFor, count })
+    return Object.assign(counting([self]), self, { known })
   })
 
-  // Each Redis round trip of a request wakes the service, Redis and the thread it preempts on
-  // cores bcrypt keeps busy: about 1 ms of the machine per login here (README "Performance").
-  // Limits counted together cost one round; a key already known to be over is refused before
-  // anything is counted.
-  app.decorate('limitTogether', (...limits: Limit[]): LimitHook => function limitTogether (request, reply, done) {
-    let known = 0
-    for (const l of limits) known = Math.max(known, l.knownFor(request))
-    if (known > 0) return refuse(reply, 'rateLimited', known)
-    Promise.all(limits.map(async (l) => await l.count(request))).then((waits) => {
-      const wait = Math.max(...waits)
-      if (wait > 0) refuse(reply, 'rateLimited', wait); else done()
-    }, (err: unknown) => { done(err as Error) })
-  })
+  app.decorate('limitTogether', (...limits: Limit[]): LimitHook => counting(limits))
 
   function pruneExpired () {
     const now = app.now()
