@@ -5,14 +5,13 @@ import type { SessionService } from '../sessions/session-service.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import type { DeviceCookies } from './device-cookies.js'
 import { activeFactor } from './factors.js'
-import { createLoginGrants, NO_CODE, verifiedByCode, type Verified } from './login-grant.js'
+import { createLoginCompletion, NO_CODE, verifiedByCode, type LoginTokens, type Verified } from './login-grant.js'
 import type { LoginReceipts } from './login-receipts.js'
 import { findLoginUser, type LoginUser } from './login-user.js'
 import { MIN_PASSWORD_BYTES, passwordBytes, type PasswordHasher } from './passwords.js'
 import { isProtected, type ProtectedAction } from './protected-actions.js'
 import { createReceiptLogin } from './receipt-login.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
-import type { TokenGrant } from './tokens.js'
 import type { TrustedDevices } from './trusted-devices.js'
 import { assertPasswordPolicy, normalizeUsername } from './users.js'
 
@@ -37,7 +36,7 @@ export interface AccountDeps {
   audit: AuditLog
   config: Pick<Config, 'tfa'>
   now: () => number
-  sessions: Pick<SessionService, 'endAll'>
+  sessions: Pick<SessionService, 'endAll' | 'start'>
   receipts: LoginReceipts
   trustedDevices: Pick<TrustedDevices, 'enabled' | 'use' | 'remember' | 'revokeAll'>
   deviceCookies: Pick<DeviceCookies, 'enabled' | 'issue'>
@@ -64,7 +63,7 @@ const explicitCodeOf = (input: Credentials) => typedTotpOf(input) ?? input.recov
 export function createAccountService ({ prisma, passwords, secondFactor, audit, config, now, sessions, receipts, trustedDevices, deviceCookies }: AccountDeps) {
   // The 401s whose factor lock is still to be checked, by the receipt's store step.
   const lockLeftToReceipt = new WeakSet<AppError>()
-  const grantFor = createLoginGrants({ audit, config, now, trustedDevices, deviceCookies })
+  const completeLogin = createLoginCompletion({ audit, config, now, trustedDevices, deviceCookies, sessions })
   /**
    * The code may be typed right after the password. The split is tried first; when that shorter
    * password is wrong, the whole field is tried (a password that itself ends in six digits).
@@ -89,7 +88,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
   }
 
   /** Returns how the user proved who they are (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
-  async function verifyCredentials (user: LoginUser, input: Credentials & { device_token?: string }, action: ProtectedAction, ctx: RequestContext, { receiptFollows = false } = {}): Promise<Verified> {
+  async function verifyCredentials (user: LoginUser, input: Credentials & { device_token?: string }, action: ProtectedAction, ctx: RequestContext, { receiptFollows = false, stepToSession = false } = {}): Promise<Verified> {
     const fail = (reason: 'password' | 'code' | 'replayed' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
     // Mandatory TFA overrides a user's choice to leave login unprotected (possibly made before it was mandatory).
     const factor = activeFactor(user.twoFactor)
@@ -136,14 +135,14 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     const outcome = await secondFactor.verifyAnyCode(user.id, factor, {
       code: totp,
       recoveryCode: typedTotp === undefined ? input.recovery_code : undefined
-    }, ctx, user.durable)
+    }, ctx, user.durable, { stepToSession })
     if (!outcome.ok) {
       fail(outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
       if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
       throw codeMissingOrWrong()
     }
     if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action })
-    return verifiedByCode(outcome.method)
+    return verifiedByCode(outcome.method, outcome.totpStep)
   }
 
   /**
@@ -162,10 +161,10 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
   }
 
   return {
-    ...createReceiptLogin({ prisma, receipts, secondFactor, audit, grantFor }),
+    ...createReceiptLogin({ prisma, receipts, secondFactor, audit, completeLogin }),
 
-    /** The whole login decision: credentials, then what the token may do (mandatory TFA). */
-    async login (input: LoginInput, ctx: RequestContext = {}): Promise<TokenGrant> {
+    /** The whole login: credentials, then what the token may do (mandatory TFA), and the session. */
+    async login (input: LoginInput, ctx: RequestContext = {}): Promise<LoginTokens> {
       const user = await findLoginUser(prisma, { username: normalizeUsername(input.username) })
       if (user === null) {
         await passwords.verifyAgainstDummy(input.password)
@@ -174,11 +173,16 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       }
       let verified: Verified
       try {
-        verified = await verifyCredentials(user, input, 'login', ctx, { receiptFollows: true })
+        verified = await verifyCredentials(user, input, 'login', ctx, { receiptFollows: true, stepToSession: true })
       } catch (err) {
         throw await withReceipt(err, user, ctx)
       }
-      return await grantFor(user, verified, input.remember_device === true, ctx)
+      const tokens = await completeLogin(user, verified, input.remember_device === true, ctx)
+      if (tokens !== null) return tokens
+      // The code's step went to another login between the store's check and the session (a store
+      // that lost its record, or TOTP switched off meanwhile): refused like any spent code.
+      audit.record('login.failed', user.id, ctx, { action: 'login', reason: 'replayed' })
+      throw await withReceipt(new AppError('tfaRequired', { headers: { 'x-tfa-method': user.twoFactor?.method ?? 'totp' } }), user, ctx)
     },
 
     /** The current password (and, when protected, a code: appended or in `totp`) for a new one. */

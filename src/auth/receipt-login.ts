@@ -2,12 +2,10 @@ import { AppError } from '../errors.js'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import type { AuditLog, RequestContext } from './audit.js'
 import { activeFactor } from './factors.js'
-import type { GrantFor } from './login-grant.js'
-import { verifiedByCode } from './login-grant.js'
+import { verifiedByCode, type CompleteLogin, type LoginTokens } from './login-grant.js'
 import { factorBinding, type LoginReceipts } from './login-receipts.js'
 import { findLoginUser } from './login-user.js'
 import { normalizeTotpInput, throwCodeFailure, type SecondFactorService } from './second-factor.js'
-import type { TokenGrant } from './tokens.js'
 
 /** The second step of a two-step login: the receipt of the first step's 401, and the code. */
 export interface ReceiptLoginInput {
@@ -22,11 +20,11 @@ interface Deps {
   receipts: LoginReceipts
   secondFactor: SecondFactorService
   audit: AuditLog
-  grantFor: GrantFor
+  completeLogin: CompleteLogin
 }
 
 /** POST /login/tfa: the code after the receipt, instead of the password again. */
-export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, grantFor }: Deps) {
+export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, completeLogin }: Deps) {
   return {
     /** Whose login a receipt continues: the per-user rate limit counts it before any attempt is taken. */
     receiptOwner (receipt: string): string {
@@ -43,7 +41,7 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, gra
      * spend in one store step (the common case, one round trip); SMS and recovery codes claim
      * the attempt first and spend after.
      */
-    async loginWithReceipt (userId: string, input: ReceiptLoginInput, ctx: RequestContext = {}): Promise<TokenGrant> {
+    async loginWithReceipt (userId: string, input: ReceiptLoginInput, ctx: RequestContext = {}): Promise<LoginTokens> {
       const user = await findLoginUser(prisma, { id: userId })
       const factor = activeFactor(user?.twoFactor)
       if (user === null || factor === null || user.twoFactor === null) throw new AppError('loginReceiptInvalid')
@@ -61,7 +59,7 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, gra
       const again = () => new AppError('tfaRequired', { headers: { 'x-tfa-method': factor.method, 'x-tfa-receipt': input.receipt } })
       if (typedTotp === undefined && recoveryCode === undefined) throw again()
       const outcome = await secondFactor.verifyAnyCode(user.id, factor, { code: typedTotp, recoveryCode }, ctx, user.durable,
-        inOneStep ? receipts.stepAcceptor(user.id, input.receipt, binding) : undefined)
+        inOneStep ? { acceptTotp: receipts.stepAcceptor(user.id, input.receipt, binding), stepToSession: true } : {})
       if (!outcome.ok) {
         if (outcome.dead === true) throw new AppError('loginReceiptInvalid')
         fail(outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
@@ -71,7 +69,14 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, gra
       // Of several right codes raced over one receipt, one login: the others find it spent.
       if (!inOneStep && !await receipts.spend(user.id, input.receipt)) throw new AppError('loginReceiptInvalid')
       if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action: 'login' })
-      return await grantFor(user, verifiedByCode(outcome.method), input.remember_device === true, ctx)
+      const tokens = await completeLogin(user, verifiedByCode(outcome.method, outcome.totpStep), input.remember_device === true, ctx)
+      // The code's step went to another login between the store's check and the session (a store
+      // that lost its record): refused like any spent code.
+      if (tokens === null) {
+        fail('replayed')
+        throw again()
+      }
+      return tokens
     }
   }
 }

@@ -8,12 +8,21 @@ import type { ActiveFactor } from './factors.js'
 import type { SecretBox } from './secret-box.js'
 import type { SmsCodes, SmsCodeTarget } from './sms-codes.js'
 import { TOTP_PERIOD_SECONDS, matchTotpStep } from './totp.js'
+import { recordTotpStepSql } from './totp-step.js'
 
 /**
  * `replayed`: a code that was right once and is spent (a double submit): refused, not counted.
  * `dead`: the step acceptor's own refusal (a login receipt that can't be used any more).
  */
-export type CodeOutcome = { ok: true } | { ok: false, lockedMs: number, replayed?: true, dead?: true }
+export type CodeOutcome = { ok: true, totpStep?: number } | { ok: false, lockedMs: number, replayed?: true, dead?: true }
+
+/**
+ * `acceptTotp` stands in for the store's step check of a TOTP code. With `stepToSession` an
+ * accepted TOTP code's step is not written to the database here but returned (`totpStep`), for
+ * the statement that writes the login's session to record (session-store.ts): one round trip
+ * where there were two. The login is only good if that statement writes the session.
+ */
+export interface TotpOptions { acceptTotp?: StepAcceptor, stepToSession?: boolean }
 
 /**
  * What accepts a TOTP code's step (null: the code matched none) in place of the store's
@@ -64,16 +73,9 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
 
   const durableLockMs = (durable?: DurableCodeState) => Math.max(0, (durable?.lockedUntil?.getTime() ?? 0) - now())
 
-  /**
-   * The database's compare-and-set behind the store's: the step becomes the user's last one only
-   * if it is newer, and only while TOTP is still on for the user. A
-   * store that lost its record, or a disable that won a race with this login, makes it fail.
-   */
+  /** The database's compare-and-set behind the store's (totp-step.ts). */
   async function recordStep (userId: string, step: number): Promise<boolean> {
-    const count = await prisma.$executeRaw`UPDATE users SET totp_last_step = ${step}
-      WHERE id = ${userId}::uuid AND totp_last_step < ${step}
-        AND EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = ${userId}::uuid AND t.enabled_at IS NOT NULL AND t.method = 'totp')`
-    return count === 1
+    return await prisma.$executeRaw`${recordTotpStepSql(userId, step)}` === 1
   }
 
   /** A wrong code is a failure, a locked factor reports its lock: the store's answers, as outcomes. */
@@ -93,14 +95,15 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
      * across a store that lost its data (`durable`, when the caller read it; the database's
      * compare-and-set holds either way).
      */
-    async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}, durable?: DurableCodeState, accept?: StepAcceptor): Promise<CodeOutcome> {
+    async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}, durable?: DurableCodeState, { acceptTotp, stepToSession = false }: TotpOptions = {}): Promise<CodeOutcome> {
       const step = matchTotpStep(secret, code, now(), window)
-      const result = accept !== undefined
-        ? await accept(step, usedStepTtlMs, durable?.floorStep ?? 0)
+      const result = acceptTotp !== undefined
+        ? await acceptTotp(step, usedStepTtlMs, durable?.floorStep ?? 0)
         : step === null ? { status: 'rejected' } : await store.acceptStep(userId, step, usedStepTtlMs, durable?.floorStep)
       if (result.status === 'dead') return { ok: false, lockedMs: 0, dead: true }
-      if (step !== null && result.status === 'accepted' && !await recordStep(userId, step)) {
-        return { ok: false, lockedMs: 0, replayed: true }
+      if (step !== null && result.status === 'accepted') {
+        if (stepToSession) return { ok: true, totpStep: step }
+        if (!await recordStep(userId, step)) return { ok: false, lockedMs: 0, replayed: true }
       }
       return await settle(userId, result, ctx)
     },
@@ -152,9 +155,9 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
 
     /**
      * Verifies the recovery code when one is given, else the code of the active factor (callers
-     * pass one of them); `acceptTotp` stands in for the store's step check of a TOTP code.
+     * pass one of them); `totp` as for TotpOptions.
      */
-    async verifyAnyCode (userId: string, factor: ActiveFactor, codes: { code?: string, recoveryCode?: string }, ctx: RequestContext = {}, durable?: DurableCodeState, acceptTotp?: StepAcceptor): Promise<CodeOutcome & { method: CodeMethod }> {
+    async verifyAnyCode (userId: string, factor: ActiveFactor, codes: { code?: string, recoveryCode?: string }, ctx: RequestContext = {}, durable?: DurableCodeState, totp: TotpOptions = {}): Promise<CodeOutcome & { method: CodeMethod }> {
       const method: CodeMethod = codes.recoveryCode !== undefined ? 'recovery' : factor.method === 'sms' ? 'sms' : 'otp'
       const durableLock = durableLockMs(durable)
       if (durableLock > 0) return { ok: false, lockedMs: durableLock, method }
@@ -163,7 +166,7 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
         const target = { userId, phone: secretBox.open(factor.phone, userId), purpose: 'auth' as const }
         return { ...await service.verifySms(target, codes.code ?? '', ctx), method }
       }
-      return { ...await service.verifyTotp(userId, secretBox.open(factor.sealed, userId), codes.code ?? '', ctx, durable, acceptTotp), method }
+      return { ...await service.verifyTotp(userId, secretBox.open(factor.sealed, userId), codes.code ?? '', ctx, durable, totp), method }
     },
 
     /** Wrong codes in a row so far. */

@@ -69,7 +69,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const ctx = contextOf(request)
-    return await app.sessions.start(await app.accounts.login(request.body, ctx), ctx)
+    return await app.accounts.login(request.body, ctx)
   })
 
   // The second step's per-user limit needs the receipt's owner, looked up once and kept here.
@@ -121,7 +121,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const ctx = contextOf(request)
     const owner = owners.get(request) ?? ''
-    return await app.sessions.start(await app.accounts.loginWithReceipt(owner, request.body, ctx), ctx)
+    return await app.accounts.loginWithReceipt(owner, request.body, ctx)
   })
 }
 

@@ -47,15 +47,20 @@ export function createSessionService ({ store, revocations, issueToken, audit, c
   }
 
   const service = {
-    /** A login's tokens: a new session, its first refresh token (none for an enrolment-only login) and an access token bound to it. */
-    async start (grant: TokenGrant, ctx: RequestContext = {}): Promise<SessionTokens> {
+    /**
+     * A login's tokens: a new session, its first refresh token (none for an enrolment-only login)
+     * and an access token bound to it. With `totpStep` the session is written only if that step
+     * becomes the user's last one (session-store.ts): null when it did not.
+     */
+    async start (grant: TokenGrant, ctx: RequestContext = {}, { totpStep }: { totpStep?: number } = {}): Promise<SessionTokens | null> {
       const authTime = new Date(now())
-      const input = { userId: grant.claims.sub, amr: grant.claims.amr, authTime, ip: ctx.ip, userAgent: ctx.userAgent, rememberedDevice: grant.claims.remembered_device === true }
+      const input = { userId: grant.claims.sub, amr: grant.claims.amr, authTime, ip: ctx.ip, userAgent: ctx.userAgent, rememberedDevice: grant.claims.remembered_device === true, totpStep }
       if (isEnrolmentOnly(grant)) {
-        const { sessionId } = await store.createUnrefreshable(input)
-        return { ...sign(grant, sessionId, authTime), ...grant.extras, session_id: sessionId }
+        const session = await store.createUnrefreshable(input)
+        return session === null ? null : { ...sign(grant, session.sessionId, authTime), ...grant.extras, session_id: session.sessionId }
       }
       const session = await store.create(input)
+      if (session === null) return null
       return { ...sign(grant, session.sessionId, authTime), ...grant.extras, refresh_token: session.refreshToken, refresh_expires_in: session.refreshExpiresIn, session_id: session.sessionId }
     },
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
 import { hasTfaOn } from '../auth/factors.js'
+import { recordTotpStepSql } from '../auth/totp-step.js'
 import type { Amr } from '../auth/tokens.js'
 import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from './refresh-token.js'
 
@@ -24,6 +25,12 @@ export interface NewSession {
   userAgent?: string
   /** A remembered device stood in for the code at this login. */
   rememberedDevice?: boolean
+  /**
+   * The TOTP step of the login's code, recorded as the user's last one by the statement that
+   * writes the session (one round trip where there were two): when a later or equal step is
+   * there already, or TOTP went off meanwhile, there is no session.
+   */
+  totpStep?: number
 }
 
 export interface SessionView {
@@ -74,34 +81,42 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
 
   // One statement, one round trip: every login runs it (a nested create is a transaction of
   // three round trips, about a millisecond more of the main thread per login, README "Performance").
-  async function insert ({ userId, amr, authTime, ip, userAgent, rememberedDevice = false }: NewSession, refreshToken?: string) {
+  // With `stepGuard` the TOTP code's step becomes the user's last one in the same statement, and
+  // no session is written unless it does: the count is then 0 and the answer null.
+  async function insert ({ userId, amr, authTime, ip, userAgent, rememberedDevice = false, totpStep }: NewSession, refreshToken?: string) {
     const at = now()
     const stamp = new Date(at).toISOString()
     const expiresAt = at + maxMs
     const id = randomUUID()
-    const row = Prisma.sql`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, ip, user_agent, remembered_device)
-      VALUES (${id}::uuid, ${userId}::uuid, ${stamp}::timestamptz, ${stamp}::timestamptz, ${new Date(expiresAt).toISOString()}::timestamptz,
-        ${amr}::text[], ${authTime.toISOString()}::timestamptz, ${clip(ip, 64)}, ${clip(userAgent, 512)}, ${rememberedDevice})`
-    if (refreshToken === undefined) {
-      await prisma.$executeRaw`${row}`
-    } else {
-      await prisma.$executeRaw`WITH s AS (${row} RETURNING id)
+    const values = Prisma.sql`${id}::uuid, ${userId}::uuid, ${stamp}::timestamptz, ${stamp}::timestamptz, ${new Date(expiresAt).toISOString()}::timestamptz,
+        ${amr}::text[], ${authTime.toISOString()}::timestamptz, ${clip(ip, 64)}, ${clip(userAgent, 512)}, ${rememberedDevice}`
+    const into = Prisma.sql`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, ip, user_agent, remembered_device)`
+    const row = totpStep === undefined
+      ? Prisma.sql`${into} VALUES (${values})`
+      : Prisma.sql`${into} SELECT ${values} FROM step`
+    // The step's compare-and-set, in the statement that writes the session: a step taken by
+    // another login meanwhile leaves nothing written (0 rows).
+    const step = totpStep === undefined ? null : Prisma.sql`step AS (${recordTotpStepSql(userId, totpStep)} RETURNING id)`
+    const count = refreshToken === undefined
+      ? await prisma.$executeRaw`${step === null ? Prisma.empty : Prisma.sql`WITH ${step}`} ${row}`
+      : await prisma.$executeRaw`WITH ${step === null ? Prisma.empty : Prisma.sql`${step},`} s AS (${row} RETURNING id)
         INSERT INTO session_refresh_tokens (token_hash, session_id, issued_at) SELECT ${hashRefreshToken(refreshToken)}, id, ${stamp}::timestamptz FROM s`
-    }
+    if (count !== 1) return null
     return { sessionId: id, refreshExpiresIn: refreshExpiresIn(at, new Date(expiresAt)) }
   }
 
   return {
-    /** A session and its first refresh token. */
-    async create (input: NewSession): Promise<{ sessionId: string, refreshToken: string, refreshExpiresIn: number }> {
+    /** A session and its first refresh token; null when the input's `totpStep` was not the newest. */
+    async create (input: NewSession): Promise<{ sessionId: string, refreshToken: string, refreshExpiresIn: number } | null> {
       const refreshToken = generateRefreshToken()
-      return { ...await insert(input, refreshToken), refreshToken }
+      const session = await insert(input, refreshToken)
+      return session === null ? null : { ...session, refreshToken }
     },
 
     /** A session that can't be refreshed (an enrolment-only login): listed and revocable, with no refresh token. */
-    async createUnrefreshable (input: NewSession): Promise<{ sessionId: string }> {
-      const { sessionId } = await insert(input)
-      return { sessionId }
+    async createUnrefreshable (input: NewSession): Promise<{ sessionId: string } | null> {
+      const session = await insert(input)
+      return session === null ? null : { sessionId: session.sessionId }
     },
 
     /**

@@ -120,3 +120,63 @@ t.test('Redis emptied: a code accepted at the receipt step (POST /login/tfa) is 
   clock.advance(30_000)
   t.equal((await loginWithReceipt(app, { receipt: receiptOf(again), totp: user.code() })).statusCode, 200, 'the next code logs in')
 })
+
+/**
+ * Another instance records the same step between this login's store check and its session
+ * (its Redis never saw this one's: a store that lost its data, another prefix). The session's
+ * statement carries the step's compare-and-set, so this login writes nothing: no session, no
+ * success in the audit trail, no remembered device; the answer is the documented 401.
+ */
+t.test('a step taken in the database between the store\'s check and the session: no session, nothing written', async (t) => {
+  const racer = await buildTestApp(t, config, { now: clock.now })
+  const { store } = racer
+  const takeStep = async (userId: string, step: number | null) => {
+    if (step !== null) await racer.prisma.$executeRaw`UPDATE users SET totp_last_step = ${step} WHERE id = ${userId}::uuid`
+  }
+  const acceptStep = store.acceptStep.bind(store)
+  const redeemReceiptStep = store.redeemReceiptStep.bind(store)
+  store.acceptStep = async (userId, step, ...rest) => {
+    const result = await acceptStep(userId, step, ...rest)
+    await takeStep(userId, step)
+    return result
+  }
+  store.redeemReceiptStep = async (userId, hash, opts) => {
+    const result = await redeemReceiptStep(userId, hash, opts)
+    await takeStep(userId, opts.step)
+    return result
+  }
+  t.teardown(() => { Object.assign(store, { acceptStep, redeemReceiptStep }) })
+
+  const traces = async (userId: string) => {
+    await racer.audit.flush()
+    const events = await racer.prisma.securityEvent.findMany({ where: { userId }, select: { type: true, detail: true } })
+    return {
+      sessions: await racer.prisma.session.count({ where: { userId } }),
+      devices: await racer.prisma.trustedDevice.count({ where: { userId } }),
+      succeeded: events.filter(e => e.type === 'login.succeeded').length,
+      replayed: events.filter(e => e.type === 'login.failed' && (e.detail as { reason?: string }).reason === 'replayed').length
+    }
+  }
+
+  const user = await createTfaUser(racer, clock)
+  const before = await traces(user.id)
+  const direct = await login(racer, { username: user.username, password: user.password, totp: user.code(), remember_device: true })
+  t.equal(direct.statusCode, 401, 'POST /login: refused')
+  t.equal(direct.body, TFA_REQUIRED_BODY, 'with the documented body')
+  t.equal(direct.headers['x-tfa-method'], 'totp')
+  t.type(direct.headers['x-tfa-receipt'], 'string', 'and a receipt, as for any spent code')
+  t.same(await traces(user.id), { ...before, replayed: before.replayed + 1 }, 'no session, no success audited, no device remembered; the replay audited')
+
+  clock.advance(30_000)
+  const first = await login(racer, { username: user.username, password: user.password })
+  const second = await loginWithReceipt(racer, { receipt: receiptOf(first), totp: user.code(), remember_device: true })
+  t.equal(second.statusCode, 401, 'POST /login/tfa: refused')
+  t.equal(second.body, TFA_REQUIRED_BODY)
+  t.same(await traces(user.id), { ...before, replayed: before.replayed + 2 }, 'nothing written there either')
+
+  Object.assign(store, { acceptStep, redeemReceiptStep })
+  clock.advance(30_000)
+  const fine = await login(racer, { username: user.username, password: user.password, totp: user.code(), remember_device: true })
+  t.equal(fine.statusCode, 200, 'without the race, the next code logs in')
+  t.match(await traces(user.id), { sessions: before.sessions + 1, devices: before.devices + 1, succeeded: before.succeeded + 1 })
+})

@@ -5,6 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { migrate } from '../../src/db/migrate.js'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
 import { generateApiKey } from '../../src/auth/api-key-format.js'
+import type { Amr } from '../../src/auth/tokens.js'
 import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from '../../src/sessions/refresh-token.js'
 import { createSessionStore, type RefreshResult } from '../../src/sessions/session-store.js'
 import { createTestDatabase, TestClock } from '../helper.js'
@@ -26,7 +27,9 @@ const sessions = createSessionStore({ prisma, now: clock.now, idleSeconds: IDLE_
 
 /** Every refresh token this file saw, to look for in the tables at the end. */
 const issued = new Set<string>()
-const keep = <T extends { refreshToken: string }>(value: T) => { issued.add(value.refreshToken); return value }
+/** A session the store wrote (null only when a TOTP step was not the newest). */
+const made = <T>(value: T | null): T => { if (value === null) throw new Error('no session written'); return value }
+const keep = <T extends { refreshToken: string }>(value: T | null) => { issued.add(made(value).refreshToken); return made(value) }
 
 async function newUser (): Promise<string> {
   const user = await prisma.user.create({ data: { username: `u${randomBytes(6).toString('hex')}`, passwordHash: 'not a real hash' }, select: { id: true } })
@@ -282,12 +285,12 @@ t.test('purgeEnded deletes ended sessions (and their tokens) in batches, and onl
   const { id: userId } = await db.user.create({ data: { username: 'purge', passwordHash: 'not a real hash' }, select: { id: true } })
   const login = () => ({ userId, amr: ['pwd' as const], authTime: new Date(clock.now()) })
   const start = clock.now()
-  const revoked = await store.create(login())
+  const revoked = made(await store.create(login()))
   await store.revoke(revoked.sessionId, { reason: 'logout' })
-  const idle = await store.create(login())
-  const unrefreshable = await store.createUnrefreshable(login())
+  const idle = made(await store.create(login()))
+  const unrefreshable = made(await store.createUnrefreshable(login()))
   clock.advance(IDLE_SECONDS * 1000 / 2)
-  const live = await store.create(login())
+  const live = made(await store.create(login()))
   clock.advance(IDLE_SECONDS * 1000 / 2 + 1000)
   t.equal(await store.purgeEnded(start - 1), 0, 'nothing had ended before they began')
   t.equal(await store.purgeEnded(clock.now(), 1), 3, 'revoked, idle and the unrefreshable idle one, in batches of 1')
@@ -295,6 +298,26 @@ t.test('purgeEnded deletes ended sessions (and their tokens) in batches, and onl
   t.same(left.map(s => s.id), [live.sessionId], 'the live session stays')
   t.equal(await db.sessionRefreshToken.count({ where: { sessionId: { in: [revoked.sessionId, idle.sessionId, unrefreshable.sessionId] } } }), 0, 'their refresh tokens went with them')
   t.equal((await store.refresh(live.refreshToken)).status, 'rotated', 'and still refreshes')
+})
+
+t.test('totpStep: the session is written only when its step becomes the user\'s last, in the same statement', async (t) => {
+  const userId = await newUser()
+  await prisma.twoFactor.create({ data: { userId, method: 'totp', secretEnc: 'sealed', secretKeyId: 'k', enabledAt: new Date(clock.now()) } })
+  await prisma.user.update({ where: { id: userId }, data: { totpLastStep: 100 } })
+  const at = { userId, amr: ['pwd', 'otp', 'mfa'] as Amr[], authTime: new Date(clock.now()) }
+  const counts = async () => ({ sessions: await prisma.session.count({ where: { userId } }), tokens: await prisma.sessionRefreshToken.count({ where: { session: { userId } } }) })
+  t.equal(await sessions.create({ ...at, totpStep: 100 }), null, 'the step already recorded: no session')
+  t.equal(await sessions.create({ ...at, totpStep: 99 }), null, 'an older one: none')
+  t.equal(await sessions.createUnrefreshable({ ...at, totpStep: 100 }), null, 'nor an unrefreshable one')
+  t.same(await counts(), { sessions: 0, tokens: 0 }, 'no row written, no refresh token')
+  const session = keep(await sessions.create({ ...at, totpStep: 101 }))
+  t.equal((await prisma.user.findUniqueOrThrow({ where: { id: userId } })).totpLastStep, 101, 'a newer step: recorded')
+  t.same(await counts(), { sessions: 1, tokens: 1 }, 'with its session and refresh token')
+  t.equal((await sessions.refresh(session.refreshToken)).status, 'rotated', 'which works')
+  t.equal(await sessions.create({ ...at, totpStep: 101 }), null, 'the same step twice: the second gets nothing')
+  await prisma.twoFactor.delete({ where: { userId } })
+  t.equal(await sessions.create({ ...at, totpStep: 200 }), null, 'TOTP off meanwhile: none')
+  t.same(await counts(), { sessions: 1, tokens: 2 }, 'still only the first session')
 })
 
 t.test('no refresh token is stored in clear: only their SHA-256', async (t) => {
