@@ -1,5 +1,6 @@
 // The environment tests run in: the real PostgreSQL and Redis, configs, apps built on them, and
 // a clock to move by hand. What a client does against those apps is in ./flows.ts.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import net from 'node:net'
 import pg from 'pg'
@@ -149,4 +150,25 @@ export async function freePort (): Promise<number> {
   const { port } = server.address() as net.AddressInfo
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
+}
+
+/** Whether this machine can start a Redis of a test's own (`redis-server`, installed by .ci/run). */
+export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0
+
+/**
+ * A private Redis on `port` (no persistence, as in CI), killed at the end of the test at the
+ * latest: for tests that kill, restart or pause Redis, which the suite's shared one must not see.
+ */
+export async function startRedisServer (t: Teardown, port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+  probe.on('error', () => {})
+  const start = Date.now()
+  while (!await probe.connect().then(() => true, () => false)) {
+    if (Date.now() - start > 5000) throw new Error(`redis-server on ${port} did not start`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  probe.disconnect()
+  return child
 }

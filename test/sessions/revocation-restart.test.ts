@@ -1,36 +1,15 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import { Redis } from 'ioredis'
 import { createRevocationList, RevocationNotSharedError } from '../../src/sessions/revocation-list.js'
 import { connectedClient, testLog, waitFor } from './redis-helpers.js'
+import { freePort, hasRedisServer, startRedisServer } from '../helper.js'
 
 // Redis going away and coming back empty can't be done to the suite's shared Redis: these tests
 // start a private redis-server (no persistence, as in CI) and kill it.
 const HOUR = 3_600_000
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-/** A private Redis on `port`, killed at the end of the test at the latest. */
-async function startRedisServer (t: Test, port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-  probe.on('error', () => {})
-  await waitFor(async () => await probe.connect().then(() => true, () => false), 5000, `redis-server on ${port}`)
-  probe.disconnect()
-  return child
-}
 
 async function kill (child: ChildProcess) {
   child.kill('SIGKILL')
@@ -65,8 +44,6 @@ async function startSilentableRelay (t: Test, targetPort: number) {
     thaw: () => { frozen = false }
   }
 }
-
-const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0
 
 t.test('Redis restarting empty: both instances go unhealthy, come back, and lose nothing', { skip: !hasRedisServer && 'redis-server is not installed: these tests need a Redis of their own to kill' }, async (t) => {
   const port = await freePort()
