@@ -228,9 +228,7 @@ function missingInProduction (source: Record<string, string | undefined>, known:
   // Which JWT key is required depends on JWT_ALGORITHM (the rest of the key checks: jwt-config.ts).
   const jwtKey = source.JWT_ALGORITHM === 'HS256' ? 'JWT_SECRET' : 'JWT_SIGNING_KEY'
   for (const name of ['DATABASE_URL', jwtKey, 'TOTP_ENCRYPTION_KEY']) {
-    if (unset(name) && !(name === 'JWT_SIGNING_KEY' && (source.JWT_SIGNING_KEY_FILE ?? '') !== '')) {
-      missing.push({ variable: name, detail: 'is required when NODE_ENV=production' })
-    }
+    if (unset(name)) missing.push({ variable: name, detail: 'is required when NODE_ENV=production' })
   }
   if (unset('REDIS_URL') && unset('REDIS_CLUSTER_NODES') && unset('REDIS_SENTINELS')) {
     missing.push({ variable: 'REDIS_URL', detail: 'is required when NODE_ENV=production (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)' })

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { ConfigError, type Env } from './config.js'
 import { KeyError, parseSigningKey, parseVerificationKeys, secretSigningKey, type JwtAlgorithm, type SigningKey, type VerificationKey } from './jwt-keys.js'
@@ -24,18 +23,14 @@ export interface IntrospectionConfig {
   max: number
 }
 
-/** A value given inline (NAME) or as a file (NAME_FILE, e.g. a container secret), never both. */
+/**
+ * A value given inline (NAME) or as a file (NAME_FILE, a container secret, read into NAME by
+ * withSecretFiles, which refuses both at once), and the variable its errors name.
+ */
 function inlineOrFile (env: Env, name: 'JWT_SIGNING_KEY' | 'JWT_VERIFICATION_KEYS' | 'INTROSPECTION_CLIENTS'): { text: string, variable: string } | undefined {
-  const inline = env[name]
-  const file = env[`${name}_FILE`]
-  if (inline !== undefined && file !== undefined) throw new ConfigError(`${name}_FILE`, `can't be combined with ${name}: give the value once`)
-  if (inline !== undefined) return { text: inline, variable: name }
-  if (file === undefined) return undefined
-  try {
-    return { text: readFileSync(file, 'utf8'), variable: `${name}_FILE` }
-  } catch (err) {
-    throw new ConfigError(`${name}_FILE`, `can't be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
-  }
+  const text = env[name]
+  if (text === undefined) return undefined
+  return { text, variable: env[`${name}_FILE`] === undefined ? name : `${name}_FILE` }
 }
 
 function withVariable<T> (variable: string, parse: () => T): T {

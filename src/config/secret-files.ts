@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs'
  * `docker inspect` and /proc/<pid>/environ show it.
  */
 export const SECRET_VARIABLES = [
-  'DATABASE_URL', 'REDIS_URL', 'REDIS_PASSWORD', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY',
-  'TOTP_DECRYPTION_KEYS', 'ADMIN_PASSWORD', 'SMS_WEBHOOK_SECRET'
+  'DATABASE_URL', 'REDIS_URL', 'REDIS_PASSWORD', 'JWT_SECRET', 'JWT_SIGNING_KEY', 'JWT_VERIFICATION_KEYS',
+  'TOTP_ENCRYPTION_KEY', 'TOTP_DECRYPTION_KEYS', 'ADMIN_PASSWORD', 'SMS_WEBHOOK_SECRET', 'INTROSPECTION_CLIENTS'
 ]
 
 export interface SecretFileProblem { variable: string, detail: string }

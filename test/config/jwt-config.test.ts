@@ -49,6 +49,10 @@ t.test('a signing key as PEM or JWK, inline or from a file, its kid the thumbpri
   t.equal(loadConfig({ JWT_SIGNING_KEY_FILE: file }).jwt.signingKey!.kid, fromPem.kid, 'from a file (a container secret)')
   t.equal(configError(t, { JWT_SIGNING_KEY_FILE: path.join(dir, 'missing.pem') }).variable, 'JWT_SIGNING_KEY_FILE')
   t.equal(configError(t, { JWT_SIGNING_KEY_FILE: file, JWT_SIGNING_KEY: pem(privateKey) }).variable, 'JWT_SIGNING_KEY_FILE', 'not both')
+  const broken = path.join(dir, 'broken.pem')
+  await writeFile(broken, 'not a key\n')
+  t.equal(configError(t, { JWT_SIGNING_KEY_FILE: broken }).variable, 'JWT_SIGNING_KEY_FILE', 'a file\'s bad key names the file\'s variable')
+  t.equal(configError(t, { NODE_ENV: 'production', JWT_SIGNING_KEY_FILE: file }).problems.some(p => p.variable.startsWith('JWT_SIGNING_KEY')), false, 'production: the key from a file is the key')
 
   const es = loadConfig({ JWT_ALGORITHM: 'ES256', JWT_SIGNING_KEY: pem(ec().privateKey) }).jwt.signingKey!
   t.equal(es.alg, 'ES256')

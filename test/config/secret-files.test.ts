@@ -39,7 +39,7 @@ t.test('production entirely from files, as compose.yaml runs it', async (t) => {
 })
 
 t.test('every secret variable has its _FILE form', async (t) => {
-  t.same([...SECRET_VARIABLES].sort(), ['ADMIN_PASSWORD', 'DATABASE_URL', 'JWT_SECRET', 'REDIS_PASSWORD', 'REDIS_URL', 'SMS_WEBHOOK_SECRET', 'TOTP_DECRYPTION_KEYS', 'TOTP_ENCRYPTION_KEY'])
+  t.same([...SECRET_VARIABLES].sort(), ['ADMIN_PASSWORD', 'DATABASE_URL', 'INTROSPECTION_CLIENTS', 'JWT_SECRET', 'JWT_SIGNING_KEY', 'JWT_VERIFICATION_KEYS', 'REDIS_PASSWORD', 'REDIS_URL', 'SMS_WEBHOOK_SECRET', 'TOTP_DECRYPTION_KEYS', 'TOTP_ENCRYPTION_KEY'])
   const config = loadConfig({ ADMIN_USERNAME: 'root', ADMIN_PASSWORD_FILE: await secretFile('admin', 'admin-password\n') })
   t.same(config.bootstrapAdmin, { username: 'root', password: 'admin-password' })
 })
