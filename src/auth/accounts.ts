@@ -55,6 +55,9 @@ function splitAppendedCode (field: string, codeGiven: boolean): { password: stri
 const typedTotpOf = (input: Credentials) => input.totp === undefined || input.totp.trim() === '' ? undefined : input.totp
 const explicitCodeOf = (input: Credentials) => typedTotpOf(input) ?? input.recovery_code
 
+// The body stays byte-exact; the header tells a client that knows the password which code to ask for.
+const codeMissingOrWrong = (method: string) => new AppError('tfaRequired', { headers: { 'x-tfa-method': method } })
+
 /**
  * Password, then (when TFA is on and the action is protected) the second factor: the same rules
  * at login and at every sensitive action. A wrong password is always the plain 401, and only a
@@ -87,8 +90,13 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
     if (splitAppendedCode(input.password, explicitCodeOf(input) !== undefined) !== null) await passwords.verifyAgainstDummy(input.password)
   }
 
-  /** Returns how the user proved who they are (RFC 8176 amr) or throws the catalogue's error, auditing failures. */
-  async function verifyCredentials (user: LoginUser, input: Credentials & { device_token?: string }, action: ProtectedAction, ctx: RequestContext, { receiptFollows = false, stepToSession = false } = {}): Promise<Verified> {
+  /**
+   * Returns how the user proved who they are (RFC 8176 amr) or throws the catalogue's error,
+   * auditing failures. At login a receipt follows a 401 (withReceipt) and the session's statement
+   * records a TOTP code's step (login-grant.ts); other actions record it here.
+   */
+  async function verifyCredentials (user: LoginUser, input: Credentials & { device_token?: string }, action: ProtectedAction, ctx: RequestContext): Promise<Verified> {
+    const atLogin = action === 'login'
     const fail = (reason: 'password' | 'code' | 'replayed' | 'locked') => audit.record('login.failed', user.id, ctx, { action, reason })
     // Mandatory TFA overrides a user's choice to leave login unprotected (possibly made before it was mandatory).
     const factor = activeFactor(user.twoFactor)
@@ -109,12 +117,10 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       throw new AppError('invalidCredentials')
     }
 
-    // The body stays byte-exact; the header tells a client that knows the password which code to ask for.
-    const codeMissingOrWrong = () => new AppError('tfaRequired', { headers: { 'x-tfa-method': factor.method } })
     const totp = typedTotp !== undefined ? normalizeTotpInput(typedTotp) : password.appendedCode
     if (totp === undefined && input.recovery_code === undefined) {
       // A remembered device stands in for the code, only after the right password, only its own user's.
-      if (input.device_token !== undefined && action === 'login') {
+      if (input.device_token !== undefined && atLogin) {
         const device = await trustedDevices.use(user.id, input.device_token, ctx)
         if (device.status === 'trusted') return { amr: ['pwd'], codeUsed: false, device: { deviceToken: device.deviceToken } }
       }
@@ -122,24 +128,24 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       // locked account still learns it is locked. Only here, after the right password, does an SMS go out.
       // At login the receipt that goes out with the 401 checks a TOTP factor's lock in the store
       // in its own script (withReceipt): one round trip where there were two.
-      const lockToReceipt = receiptFollows && factor.method !== 'sms'
+      const lockToReceipt = atLogin && factor.method !== 'sms'
       const lockedMs = await secondFactor.challenge(user.id, factor, ctx, user.durable, { storeLock: !lockToReceipt })
       if (lockedMs > 0) {
         fail('locked')
         throwCodeFailure({ lockedMs }, 'tfaRequired')
       }
-      const err = codeMissingOrWrong()
+      const err = codeMissingOrWrong(factor.method)
       if (lockToReceipt) lockLeftToReceipt.add(err)
       throw err
     }
     const outcome = await secondFactor.verifyAnyCode(user.id, factor, {
       code: totp,
       recoveryCode: typedTotp === undefined ? input.recovery_code : undefined
-    }, ctx, user.durable, { stepToSession })
+    }, ctx, user.durable, { stepToSession: atLogin })
     if (!outcome.ok) {
       fail(outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
       if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
-      throw codeMissingOrWrong()
+      throw codeMissingOrWrong(factor.method)
     }
     if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action })
     return verifiedByCode(outcome.method, outcome.totpStep)
@@ -173,16 +179,16 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       }
       let verified: Verified
       try {
-        verified = await verifyCredentials(user, input, 'login', ctx, { receiptFollows: true, stepToSession: true })
+        verified = await verifyCredentials(user, input, 'login', ctx)
       } catch (err) {
         throw await withReceipt(err, user, ctx)
       }
       const tokens = await completeLogin(user, verified, input.remember_device === true, ctx)
       if (tokens !== null) return tokens
-      // The code's step went to another login between the store's check and the session (a store
-      // that lost its record, or TOTP switched off meanwhile): refused like any spent code.
+      // The TOTP code's step went to another login between the store's check and the session (a
+      // store that lost its record, or TOTP switched off meanwhile): refused like any spent code.
       audit.record('login.failed', user.id, ctx, { action: 'login', reason: 'replayed' })
-      throw await withReceipt(new AppError('tfaRequired', { headers: { 'x-tfa-method': user.twoFactor?.method ?? 'totp' } }), user, ctx)
+      throw await withReceipt(codeMissingOrWrong('totp'), user, ctx)
     },
 
     /** The current password (and, when protected, a code: appended or in `totp`) for a new one. */

@@ -81,8 +81,8 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
 
   // One statement, one round trip: every login runs it (a nested create is a transaction of
   // three round trips, about a millisecond more of the main thread per login, README "Performance").
-  // With `stepGuard` the TOTP code's step becomes the user's last one in the same statement, and
-  // no session is written unless it does: the count is then 0 and the answer null.
+  // With `totpStep`, the step's compare-and-set comes first in the same statement and the session
+  // is selected from its row: a step taken by another login meanwhile writes nothing (0 rows).
   async function insert ({ userId, amr, authTime, ip, userAgent, rememberedDevice = false, totpStep }: NewSession, refreshToken?: string) {
     const at = now()
     const stamp = new Date(at).toISOString()
@@ -90,17 +90,15 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
     const id = randomUUID()
     const values = Prisma.sql`${id}::uuid, ${userId}::uuid, ${stamp}::timestamptz, ${stamp}::timestamptz, ${new Date(expiresAt).toISOString()}::timestamptz,
         ${amr}::text[], ${authTime.toISOString()}::timestamptz, ${clip(ip, 64)}, ${clip(userAgent, 512)}, ${rememberedDevice}`
-    const into = Prisma.sql`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, ip, user_agent, remembered_device)`
-    const row = totpStep === undefined
-      ? Prisma.sql`${into} VALUES (${values})`
-      : Prisma.sql`${into} SELECT ${values} FROM step`
-    // The step's compare-and-set, in the statement that writes the session: a step taken by
-    // another login meanwhile leaves nothing written (0 rows).
-    const step = totpStep === undefined ? null : Prisma.sql`step AS (${recordTotpStepSql(userId, totpStep)} RETURNING id)`
-    const count = refreshToken === undefined
-      ? await prisma.$executeRaw`${step === null ? Prisma.empty : Prisma.sql`WITH ${step}`} ${row}`
-      : await prisma.$executeRaw`WITH ${step === null ? Prisma.empty : Prisma.sql`${step},`} s AS (${row} RETURNING id)
-        INSERT INTO session_refresh_tokens (token_hash, session_id, issued_at) SELECT ${hashRefreshToken(refreshToken)}, id, ${stamp}::timestamptz FROM s`
+    const ctes: Prisma.Sql[] = []
+    if (totpStep !== undefined) ctes.push(Prisma.sql`step AS (${recordTotpStepSql(userId, totpStep)} RETURNING id)`)
+    let statement = Prisma.sql`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, ip, user_agent, remembered_device)
+      ${totpStep === undefined ? Prisma.sql`VALUES (${values})` : Prisma.sql`SELECT ${values} FROM step`}`
+    if (refreshToken !== undefined) {
+      ctes.push(Prisma.sql`s AS (${statement} RETURNING id)`)
+      statement = Prisma.sql`INSERT INTO session_refresh_tokens (token_hash, session_id, issued_at) SELECT ${hashRefreshToken(refreshToken)}, id, ${stamp}::timestamptz FROM s`
+    }
+    const count = await prisma.$executeRaw`${ctes.length === 0 ? Prisma.empty : Prisma.sql`WITH ${Prisma.join(ctes)}`} ${statement}`
     if (count !== 1) return null
     return { sessionId: id, refreshExpiresIn: refreshExpiresIn(at, new Date(expiresAt)) }
   }
