@@ -16,13 +16,20 @@ const require = createRequire(import.meta.url)
 const cli = path.join(path.dirname(require.resolve('openapi-typescript/package.json')), 'bin/cli.js')
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'twofold-openapi-types-'))
 const generatedPath = path.join(scratch, 'schema.d.ts')
+const TIMEOUT_MS = 120_000
 
 process.exitCode = check()
 
 function check () {
   try {
     // cwd is the repository, so the generator reads the same redocly.yaml as `npm run openapi:types`.
-    const run = spawnSync(process.execPath, [cli, document, '-o', generatedPath], { cwd: root, encoding: 'utf8' })
+    // It reads only local files: a run that outlasts the timeout is stuck, and says so.
+    const run = spawnSync(process.execPath, [cli, document, '-o', generatedPath], { cwd: root, encoding: 'utf8', timeout: TIMEOUT_MS })
+    if (run.error !== undefined || run.signal !== null) {
+      process.stderr.write((run.stdout ?? '') + (run.stderr ?? ''))
+      console.error(`openapi-typescript did not finish within ${TIMEOUT_MS / 1000} s on ${document} (${run.error?.message ?? run.signal}).`)
+      return 1
+    }
     if (run.status !== 0) {
       process.stderr.write(run.stdout + run.stderr)
       console.error(`openapi-typescript failed (exit ${run.status ?? run.signal}) on ${document}.`)

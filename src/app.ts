@@ -45,6 +45,12 @@ export interface BuildOptions {
   logStream?: NodeJS.WritableStream
   /** The clock for TOTP and counters; tests move it instead of sleeping. */
   now?: () => number
+  /**
+   * Routes and schemas only, to generate the OpenAPI document (src/cli/openapi.ts): no database is
+   * started, migrated or reached, and any use of it throws. The document is a property of the
+   * code; booting the embedded PostgreSQL for it took most of `npm run openapi:check`.
+   */
+  documentOnly?: boolean
 }
 
 // Secrets that may travel in a request or response; pino replaces them before anything is written.
@@ -100,7 +106,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(corsPlugin)
   await app.register(browserSessionPlugin)
   await app.register(storePlugin)
-  await app.register(prismaPlugin)
+  await app.register(prismaPlugin, { connect: options.documentOnly !== true })
   await app.register(auditPlugin)
   await app.register(passwordsPlugin)
   // Before every route (it sees them as they are added) and after what it observes.

@@ -10,11 +10,12 @@ import { resolveLocalSecrets } from '../config/local-secrets.js'
 const target = path.resolve(import.meta.dirname, '../../openapi/openapi.json')
 const check = process.argv.includes('--check')
 
-// Any running instance would do; an embedded one in a scratch directory needs no services.
+// The routes and schemas alone (no database, no Redis): quick, and nothing to wait for. The scratch
+// directory takes the development keys that resolveLocalSecrets writes.
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'twofold-openapi-'))
 const silent = { warn: () => {} }
 const config = await resolveLocalSecrets(loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent', DATA_DIR: dataDir, BCRYPT_COST: '4' }), silent)
-const app = await buildApp(config)
+const app = await buildApp(config, { documentOnly: true })
 await app.ready()
 const generated = JSON.stringify(app.swagger(), null, 2) + '\n'
 await app.close()

@@ -16,8 +16,19 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async function prismaPlugin (app) {
+export interface PrismaPluginOptions {
+  /** false: nothing is started or reached, and any use of the client throws (buildApp's documentOnly). */
+  connect?: boolean
+}
+
+export default fp<PrismaPluginOptions>(async function prismaPlugin (app, opts) {
   const { config } = app
+  if (opts.connect === false) {
+    app.decorate('prisma', noDatabase())
+    app.decorate('databaseMode', config.databaseUrl === undefined ? 'embedded' : 'postgres')
+    app.decorate('beforeDatabaseClose', () => {})
+    return
+  }
   let embedded: EmbeddedPostgres | undefined
   let connectionString = config.databaseUrl
   if (connectionString === undefined) {
@@ -46,3 +57,15 @@ export default fp(async function prismaPlugin (app) {
     await embedded?.stop()
   })
 }, { name: 'prisma', dependencies: ['config', 'error-handler'] })
+
+// A use during registration would otherwise show up only in the running service, as a hang or a
+// connection error far from its cause.
+function noDatabase (): PrismaClient {
+  return new Proxy({}, {
+    get (_target, property) {
+      // Asked of any value: whether it is a thenable (async returns) or a Fastify getter/setter decorator.
+      if (typeof property === 'symbol' || property === 'then' || property === 'getter' || property === 'setter') return undefined
+      throw new Error(`buildApp({ documentOnly: true }) has no database (prisma.${String(property)})`)
+    }
+  }) as PrismaClient
+}
