@@ -89,7 +89,13 @@ export class AppError extends Error {
   readonly retryAfterSeconds?: number
   readonly headers?: Record<string, string>
   constructor (readonly kind: ErrorName, options: AppErrorOptions = {}) {
+    // An answer, not a fault: nothing reads its stack (the error handler sends the envelope and
+    // logs no AppError), and capturing one walked the await chain of every 401, the common
+    // refusal of a login (README "Performance").
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(ErrorCatalogue[kind].message)
+    Error.stackTraceLimit = limit
     this.name = 'AppError'
     this.statusCode = ErrorCatalogue[kind].status
     this.retryAfterSeconds = options.retryAfterSeconds

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../../src/app.js'
-import { ErrorCatalogue, errorBody } from '../../src/errors.js'
+import { AppError, ErrorCatalogue, errorBody } from '../../src/errors.js'
 import { buildTestApp, createTestDatabase, testConfig } from '../helper.js'
 import { bearer, register } from '../flows.js'
 
@@ -140,4 +140,14 @@ t.test('every catalogue entry renders as its envelope', async (t) => {
   }
   t.equal(ErrorCatalogue.overloaded.status, 503)
   t.equal(ErrorCatalogue.unavailable.status, 503)
+})
+
+t.test('an AppError carries no stack trace (it is an answer, and capturing one costs each refusal)', async (t) => {
+  const before = Error.stackTraceLimit
+  const err = new AppError('tfaRequired', { headers: { 'x-tfa-method': 'totp' } })
+  t.notMatch(err.stack, /\n/, 'no frames: only the message line')
+  t.equal(Error.stackTraceLimit, before, 'other errors keep their traces')
+  t.match(new Error('x').stack, /\n\s+at /, 'an ordinary error still has frames')
+  t.equal(err.statusCode, 401)
+  t.ok(err instanceof Error)
 })
