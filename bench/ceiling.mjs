@@ -19,11 +19,12 @@ const closed = new Promise((resolve) => setTimeout(() => {
   window = { done, cpu: process.cpuUsage(cpuBefore), seconds: (performance.now() - start) / 1000 }
   resolve()
 }, durationMs))
+const windowOpen = () => window === undefined
 async function worker () {
-  while (window === undefined) {
+  while (windowOpen()) {
     const t0 = performance.now()
     await bcrypt.compare('bench-password-123', hash)
-    if (window !== undefined) break
+    if (!windowOpen()) break
     latencies.push(performance.now() - t0)
     done++
   }

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { track } from './children.mjs'
 import { benchDir, CONNECTIONS, D, lastLog, log, root } from './options.mjs'
 import { profilerOf } from './profiler.mjs'
+import { ceilingIsStale } from './measure-ceiling.mjs'
 import { cpuBetween, machineCpu } from './machine-cpu.mjs'
 import { processStats } from './process-stats.mjs'
 import { summarize } from './summary.mjs'
@@ -38,6 +39,7 @@ export async function load ({ url, connections = CONNECTIONS, duration = D, meth
 
 /** `run` (a load) with the CPU time process `pid` spent during it and its peak RSS after. */
 export async function measure (pid, run) {
+  ceilingIsStale()
   // Requests abandoned when the previous run stopped still hold hash slots on the server for a
   // hash time or two; starting at once would measure that, not the scenario.
   await sleep(1000)

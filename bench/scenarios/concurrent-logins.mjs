@@ -2,16 +2,17 @@
 // the password, with it in `totp`; and the right password with a wrong code.
 import { appendedCodeLogin, codeFieldLogin, plainLogin } from '../lib/login-requests.mjs'
 import { load, measure } from '../lib/load.mjs'
+import { besideCeiling } from '../lib/measure-ceiling.mjs'
 import { log, PASSWORD } from '../lib/options.mjs'
 
 export async function concurrentLogins ({ server, queues, code }) {
   const url = `${server.base}/login`
   log('login, no TFA')
-  const loginNoTfa = await measure(server.pid, () => load({ url, method: 'POST', body: JSON.stringify(plainLogin) }))
+  const loginNoTfa = await besideCeiling(() => measure(server.pid, () => load({ url, method: 'POST', body: JSON.stringify(plainLogin) })))
   log('login, TFA, code appended')
-  const loginTfaAppended = await measure(server.pid, () => load({ url, method: 'POST', setupRequest: appendedCodeLogin(queues.appended, code) }))
+  const loginTfaAppended = await besideCeiling(() => measure(server.pid, () => load({ url, method: 'POST', setupRequest: appendedCodeLogin(queues.appended, code) })))
   log('login, TFA, code in its own field')
-  const loginTfaField = await measure(server.pid, () => load({ url, method: 'POST', setupRequest: codeFieldLogin(queues.field, code) }))
+  const loginTfaField = await besideCeiling(() => measure(server.pid, () => load({ url, method: 'POST', setupRequest: codeFieldLogin(queues.field, code) })))
   return { loginNoTfa, loginTfaAppended, loginTfaField }
 }
 
