@@ -10,8 +10,8 @@ const latencies = []
 let done = 0
 // Counted as autocannon counts the logins: what completes within the window, over its length.
 // The compares still in flight at its end are not counted (the load generator drops those
-// requests), and their CPU so far is: the same loss on both sides of the ratio. Until
-// 2026-12-03 they were counted after the window, which read the ceiling about 1 % high at 6 s.
+// requests), and their CPU so far is: the same loss on both sides of the ratio (README
+// "Performance").
 let window
 const cpuBefore = process.cpuUsage()
 const start = performance.now()

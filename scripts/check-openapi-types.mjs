@@ -25,14 +25,10 @@ function check () {
     // cwd is the repository, so the generator reads the same redocly.yaml as `npm run openapi:types`.
     // It reads only local files: a run that outlasts the timeout is stuck, and says so.
     const run = spawnSync(process.execPath, [cli, document, '-o', generatedPath], { cwd: root, encoding: 'utf8', timeout: TIMEOUT_MS })
-    if (run.error !== undefined || run.signal !== null) {
-      process.stderr.write((run.stdout ?? '') + (run.stderr ?? ''))
-      console.error(`openapi-typescript did not finish within ${TIMEOUT_MS / 1000} s on ${document} (${run.error?.message ?? run.signal}).`)
-      return 1
-    }
     if (run.status !== 0) {
-      process.stderr.write(run.stdout + run.stderr)
-      console.error(`openapi-typescript failed (exit ${run.status ?? run.signal}) on ${document}.`)
+      process.stderr.write((run.stdout ?? '') + (run.stderr ?? ''))
+      const why = run.error?.code === 'ETIMEDOUT' ? `did not finish within ${TIMEOUT_MS / 1000} s` : `failed (${run.error?.message ?? `exit ${run.status ?? run.signal}`})`
+      console.error(`openapi-typescript ${why} on ${document}.`)
       return 1
     }
     const generated = readFileSync(generatedPath, 'utf8')

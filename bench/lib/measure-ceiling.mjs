@@ -22,7 +22,8 @@ let adjacent = null
 /** Another load ran: the last ceiling is no longer beside what comes next. */
 export function ceilingIsStale () { adjacent = null }
 
-function measureCounted () {
+/** A ceiling that goes into the run's summary row. */
+export function measureCountedCeiling () {
   const result = measureCeiling()
   ceilingRuns.push(result)
   return result
@@ -35,11 +36,11 @@ function measureCounted () {
  * the ceiling of its own minute. The result carries it as `ceiling`.
  */
 export async function besideCeiling (run) {
-  const before = adjacent ?? measureCounted()
+  const before = adjacent ?? measureCountedCeiling()
   const result = await run()
   // The requests the load generator dropped at its end still hold the cores for a hash time or two.
   await sleep(1000)
-  const after = measureCounted()
+  const after = measureCountedCeiling()
   adjacent = after
   return { ...result, ceiling: meanCeiling(before, after) }
 }

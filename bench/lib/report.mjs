@@ -8,18 +8,18 @@ import { benchDir, CONNECTIONS, COST, D, JWT_ALGORITHM, smoke } from './options.
 // A scenario left out by `--only` reads as not measured: its figures are '–', its goals unknown.
 const MISSING = { rps: NaN, okRps: NaN, p50: NaN, p99: NaN, okP50: NaN, okP99: NaN, statuses: {}, serverCpuMs: NaN, serverMainCpuMs: NaN, loginsPerSecond: NaN, errors: 0, timeouts: 0, others: { rps: NaN, statuses: {} } }
 const withMissing = (scenarios) => new Proxy(scenarios, { get: (t, k) => t[k] ?? MISSING })
+// A login scenario against the ceilings measured beside it (besideCeiling), if it has them.
+const ceilingOf = (r, runCeiling) => r.ceiling ?? runCeiling
 
 function figures ({ ceiling, scenarios }) {
   const s = withMissing(scenarios)
   const logins = (r) => r.statuses[200] ?? 0
-  // Each login scenario against the ceilings measured beside it (besideCeiling), if it has them.
-  const ceilingOf = (r) => r.ceiling ?? ceiling
-  const cpuBeyondHash = (r) => r.serverCpuMs / Math.max(1, logins(r)) - ceilingOf(r).cpuMsPerHash
+  const cpuBeyondHash = (r) => r.serverCpuMs / Math.max(1, logins(r)) - ceilingOf(r, ceiling).cpuMsPerHash
   const mainCpu = (r) => r.serverMainCpuMs / Math.max(1, logins(r))
   const ratios = {
-    tfaLoginOverCeiling: s.loginTfaAppended.okRps / ceilingOf(s.loginTfaAppended).rps,
-    tfaFieldLoginOverCeiling: s.loginTfaField.okRps / ceilingOf(s.loginTfaField).rps,
-    noTfaLoginOverCeiling: s.loginNoTfa.okRps / ceilingOf(s.loginNoTfa).rps,
+    tfaLoginOverCeiling: s.loginTfaAppended.okRps / ceilingOf(s.loginTfaAppended, ceiling).rps,
+    tfaFieldLoginOverCeiling: s.loginTfaField.okRps / ceilingOf(s.loginTfaField, ceiling).rps,
+    noTfaLoginOverCeiling: s.loginNoTfa.okRps / ceilingOf(s.loginNoTfa, ceiling).rps,
     meOverHelloWorld: s.me.okRps / s.helloWorld.okRps,
     cpuMsPerRefresh: s.refresh.serverCpuMs / Math.max(1, s.refresh.statuses[200] ?? 0),
     cpuMsBeyondHashTfa: cpuBeyondHash(s.loginTfaAppended),
@@ -28,10 +28,10 @@ function figures ({ ceiling, scenarios }) {
     mainThreadCpuMsNoTfa: mainCpu(s.loginNoTfa),
     secondFactorMedianMs: s.singleTfa.okP50 - s.singleNoTfa.okP50,
     overloadServedP99OverHash: s.overload.okP99 / ceiling.singleHashMs,
-    receiptLoginOverCeiling: s.receiptLogin.okRps / ceilingOf(s.receiptLogin).rps,
-    trustedDeviceLoginOverCeiling: s.trustedDeviceLogin.okRps / ceilingOf(s.trustedDeviceLogin).rps,
-    retry10OverCeiling: s.retry10.loginsPerSecond / ceilingOf(s.retry10).rps,
-    retry50OverCeiling: s.retry50.loginsPerSecond / ceilingOf(s.retry50).rps,
+    receiptLoginOverCeiling: s.receiptLogin.okRps / ceilingOf(s.receiptLogin, ceiling).rps,
+    trustedDeviceLoginOverCeiling: s.trustedDeviceLogin.okRps / ceilingOf(s.trustedDeviceLogin, ceiling).rps,
+    retry10OverCeiling: s.retry10.loginsPerSecond / ceilingOf(s.retry10, ceiling).rps,
+    retry50OverCeiling: s.retry50.loginsPerSecond / ceilingOf(s.retry50, ceiling).rps,
     retry10ServedP99OverHash: s.retry10.okP99 / ceiling.singleHashMs,
     retry50ServedP99OverHash: s.retry50.okP99 / ceiling.singleHashMs,
     legitUnderFloodOverUnflooded: s.legitFlooded.okRps / s.legitUnflooded.okRps
@@ -95,7 +95,7 @@ function cpuTable (ceiling, scenarios) {
     ...rows.map(([name, [r, count]]) => {
       const n = Math.max(1, count(r) ?? 0)
       const c = r.cpu
-      return `| ${name} | ${f(c.busyMs / n)} | ${f(c.serverMs / n)} | ${f(c.serverMs / n - (r.ceiling ?? ceiling).cpuMsPerHash)} | ${f(c.postgresMs / n)} | ${f(c.redisMs / n)} | ${f(c.loadGeneratorMs / n)} | ${f(c.otherMs / n)} | ${f(c.idleMs / n)} | ${f(c.stealMs / n)} |`
+      return `| ${name} | ${f(c.busyMs / n)} | ${f(c.serverMs / n)} | ${f(c.serverMs / n - ceilingOf(r, ceiling).cpuMsPerHash)} | ${f(c.postgresMs / n)} | ${f(c.redisMs / n)} | ${f(c.loadGeneratorMs / n)} | ${f(c.otherMs / n)} | ${f(c.idleMs / n)} | ${f(c.stealMs / n)} |`
     })
   ]
 }

@@ -28,7 +28,7 @@ t.test('documentOnly: the committed document, with no embedded PostgreSQL starte
   t.throws(() => app.prisma.user, { message: /documentOnly: true \}\) has no database \(prisma\.user\)/ }, 'a use of the database says why it fails')
 })
 
-t.test('the built CLI: --check passes on the committed files, quickly, with services pointed nowhere', async (t) => {
+t.test('the built CLI: --check passes on the committed files without waiting on services pointed nowhere', async (t) => {
   const cli = builtFile('cli/openapi.js')
   // The CLI takes its configuration from nothing in the environment: a DATABASE_URL or REDIS_URL
   // that answers nobody must not make it wait (a reported timeout, exit 124).
