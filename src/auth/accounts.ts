@@ -148,7 +148,8 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
       throw codeMissingOrWrong(factor.method)
     }
     if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action })
-    return verifiedByCode(outcome.method, outcome.totpStep)
+    const factorEnabledAt = user.twoFactor?.enabledAt ?? undefined
+    return verifiedByCode(outcome.method, outcome.totpStep === undefined ? undefined : { step: outcome.totpStep, factorEnabledAt })
   }
 
   /**
@@ -158,7 +159,7 @@ export function createAccountService ({ prisma, passwords, secondFactor, audit, 
    */
   async function withReceipt (err: unknown, user: LoginUser, ctx: RequestContext): Promise<unknown> {
     if (!(err instanceof AppError) || err.kind !== 'tfaRequired' || user.twoFactor === null) return err
-    const issued = await receipts.issue(user.id, user.twoFactor, { checkLock: lockLeftToReceipt.has(err) })
+    const issued = await receipts.issue(user, user.twoFactor, { checkLock: lockLeftToReceipt.has(err) })
     if (issued.receipt === null) {
       audit.record('login.failed', user.id, ctx, { action: 'login', reason: 'locked' })
       throwCodeFailure(issued, 'tfaRequired')

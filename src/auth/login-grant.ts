@@ -1,8 +1,9 @@
 import type { Config } from '../config/config.js'
 import type { AuditLog, RequestContext } from './audit.js'
-import { hasTfaOn } from './factors.js'
+import { hasTfaOn, type FactorRow } from './factors.js'
 import type { LoginUser } from './login-user.js'
 import type { CodeMethod } from './second-factor.js'
+import type { TotpStep } from './totp-step.js'
 import type { DeviceCookies } from './device-cookies.js'
 import { loginGrant, type Amr, type GrantExtras } from './tokens.js'
 import type { SessionService, SessionTokens } from '../sessions/session-service.js'
@@ -16,13 +17,13 @@ export interface Verified {
   /** A trusted device stood in for the code; its next token. */
   device?: { deviceToken: string }
   /** The TOTP code's step, still to be recorded, by the statement that writes the session. */
-  totpStep?: number
+  totpStep?: TotpStep
 }
 
 export const NO_CODE: Verified = { amr: ['pwd'], codeUsed: false }
 
 /** RFC 8176: what a code of each kind adds to the password. */
-export const verifiedByCode = (method: CodeMethod, totpStep?: number): Verified => ({
+export const verifiedByCode = (method: CodeMethod, totpStep?: TotpStep): Verified => ({
   amr: method === 'recovery' ? ['pwd', 'mfa'] : method === 'sms' ? ['pwd', 'sms', 'mfa'] : ['pwd', 'otp', 'mfa'],
   codeUsed: true,
   ...(totpStep === undefined ? {} : { totpStep })
@@ -39,6 +40,9 @@ interface Deps {
 
 export type LoginTokens = SessionTokens & GrantExtras
 
+/** Who logs in: all a login's completion reads of the user. */
+export type LoginIdentity = Pick<LoginUser, 'id' | 'username'> & { twoFactor: Pick<FactorRow, 'enabledAt'> | null }
+
 /**
  * A successful login, whichever step completed it: the grant (mandatory TFA decides its
  * scope), the claim that a remembered device stood in for the code, the session, and then a
@@ -50,7 +54,7 @@ export type LoginTokens = SessionTokens & GrantExtras
  * nothing is audited as a success and no device is remembered for a login that did not happen.
  */
 export function createLoginCompletion ({ audit, config, now, trustedDevices, deviceCookies, sessions }: Deps) {
-  return async function completeLogin (user: LoginUser, verified: Verified, rememberDevice: boolean, ctx: RequestContext): Promise<LoginTokens | null> {
+  return async function completeLogin (user: LoginIdentity, verified: Verified, rememberDevice: boolean, ctx: RequestContext): Promise<LoginTokens | null> {
     const { amr, device } = verified
     const claims = { sub: user.id, username: user.username, amr, ...(device === undefined ? {} : { remembered_device: true as const }) }
     const grant = loginGrant(claims, { tfaOn: hasTfaOn(user), mandatory: config.tfa, now: now() })

@@ -1,7 +1,10 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto'
-import type { EphemeralStore, ReceiptClaim } from '../store/ephemeral-store.js'
-import type { FactorRow } from './factors.js'
-import type { StepAcceptor } from './second-factor.js'
+import type { EphemeralStore, ReceiptClaim, ReceiptCodeResult } from '../store/ephemeral-store.js'
+import { activeFactor, type FactorRow } from './factors.js'
+import type { LoginUser } from './login-user.js'
+import type { SecretBox } from './secret-box.js'
+import { usedStepTtlMs } from './second-factor.js'
+import { timeStep, totpCodes } from './totp.js'
 
 export const LOGIN_RECEIPT_TTL_SECONDS = 300
 export const LOGIN_RECEIPT_MAX_ATTEMPTS = 5
@@ -13,6 +16,11 @@ const TAG_BYTES = 16
 const RECEIPT_PATTERN = /^twofold_lr_([A-Za-z0-9_-]{86})$/
 const ZERO_IV = Buffer.alloc(12)
 const UUID_HEX = /^([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})$/i
+
+const TOTP_CODE = /^[0-9]{6}$/
+
+/** Who a coded receipt's second step logs in, kept with it so that step reads no database. */
+export interface ReceiptContext { username: string, enabledAt: Date }
 
 const uuidToBytes = (id: string) => Buffer.from(id.replace(/-/g, ''), 'hex')
 const bytesToUuid = (b: Buffer) => b.toString('hex').replace(UUID_HEX, '$1-$2-$3-$4-$5')
@@ -37,12 +45,34 @@ export function factorBinding (row: FactorRow): string {
  * user's id under AES-256-GCM with a key of its own (HKDF of the service key and those bits,
  * so the zero IV never repeats under one key). The second step learns whose receipt it is and
  * refuses a forgery without a round trip, and the user's id is not readable in it.
+ *
+ * A TOTP factor's receipt also keeps, for every step it can be redeemed in (its five minutes and
+ * the code window either side), an HMAC of that step's code under a key of its own and the
+ * receipt's hash, with the user's name and the factor's enabling time: the second step checks
+ * the code in the store's script and reads nothing from the database. The secret itself never
+ * leaves PostgreSQL, and what the store holds is worth nothing without the service's key and the
+ * receipt (a step's hash names six digits only to someone who has both).
  */
-export function createLoginReceipts ({ store, hashKeySource }: { store: EphemeralStore, hashKeySource: Buffer }) {
+export function createLoginReceipts ({ store, hashKeySource, secretBox, now, window }: { store: EphemeralStore, hashKeySource: Buffer, secretBox: SecretBox, now: () => number, window: number }) {
   const hashKey = Buffer.from(hkdfSync('sha256', hashKeySource, Buffer.alloc(0), 'twofold login receipt v1', 32))
   const sealKey = Buffer.from(hkdfSync('sha256', hashKeySource, Buffer.alloc(0), 'twofold login receipt seal v1', 32))
+  const codeKey = Buffer.from(hkdfSync('sha256', hashKeySource, Buffer.alloc(0), 'twofold login receipt codes v1', 32))
   const hashOf = (receipt: string) => createHmac('sha256', hashKey).update(receipt).digest('base64url')
   const keyFor = (random: Buffer) => Buffer.from(hkdfSync('sha256', sealKey, random, 'twofold login receipt owner', 32))
+  const codeHash = (receiptHash: string, step: number, code: string) => createHmac('sha256', codeKey).update(`${receiptHash}:${step}:${code}`).digest('base64url')
+
+  /** The hashes of the codes a receipt issued now can be redeemed with, and what the second step needs. */
+  function codesFor (user: LoginUser, row: FactorRow, receiptHash: string) {
+    const factor = activeFactor(row)
+    if (factor?.method !== 'totp' || row.enabledAt === null) return undefined
+    const at = now()
+    const codes = totpCodes(secretBox.open(factor.sealed, user.id), timeStep(at) - window, timeStep(at + LOGIN_RECEIPT_TTL_SECONDS * 1000) + window)
+    return {
+      codes: codes.map(([step, code]) => [step, codeHash(receiptHash, step, code)] as const),
+      floor: user.durable.floorStep,
+      context: JSON.stringify([user.username, row.enabledAt.getTime()])
+    }
+  }
 
   function seal (userId: string): string {
     const random = randomBytes(RANDOM_BYTES)
@@ -69,12 +99,14 @@ export function createLoginReceipts ({ store, hashKeySource }: { store: Ephemera
 
   return {
     /**
-     * A receipt for the 401. With `checkLock` the factor's lock is checked in the same store step
-     * (one round trip where a lock check and the receipt were two): a locked factor gets none, and its lock.
+     * A receipt for the 401 (with a TOTP factor, with its codes' hashes). With `checkLock` the
+     * factor's lock is checked in the same store step (one round trip where a lock check and the
+     * receipt were two): a locked factor gets none, and its lock.
      */
-    async issue (userId: string, factor: FactorRow, { checkLock = false } = {}): Promise<{ receipt: string, lockedMs: 0 } | { receipt: null, lockedMs: number }> {
-      const receipt = seal(userId)
-      const lockedMs = await store.putReceipt(userId, hashOf(receipt), factorBinding(factor), LOGIN_RECEIPT_TTL_SECONDS * 1000, checkLock)
+    async issue (user: LoginUser, factor: FactorRow, { checkLock = false } = {}): Promise<{ receipt: string, lockedMs: 0 } | { receipt: null, lockedMs: number }> {
+      const receipt = seal(user.id)
+      const hash = hashOf(receipt)
+      const lockedMs = await store.putReceipt(user.id, hash, factorBinding(factor), LOGIN_RECEIPT_TTL_SECONDS * 1000, checkLock, codesFor(user, factor, hash))
       return lockedMs > 0 ? { receipt: null, lockedMs } : { receipt, lockedMs: 0 }
     },
 
@@ -92,12 +124,20 @@ export function createLoginReceipts ({ store, hashKeySource }: { store: Ephemera
     },
 
     /**
-     * The second step with a TOTP code as one store step: the receipt's attempt (for the factor
-     * of `binding`), the code's step, and the spend when it is accepted.
+     * The second step with a TOTP code as one store step: the receipt's attempt, the code against
+     * the hashes it keeps for the steps of now's window, the step, and the spend when accepted,
+     * then with who it logs in. 'uncoded': the receipt keeps no codes (SMS, or issued before they
+     * were kept), nothing was taken.
      */
-    stepAcceptor (userId: string, receipt: string, binding: string): StepAcceptor {
+    async redeemCode (userId: string, receipt: string, code: string): Promise<Exclude<ReceiptCodeResult, { status: 'accepted' }> | { status: 'accepted', step: number, context: ReceiptContext }> {
       const hash = hashOf(receipt)
-      return async (step, ttlMs, floor) => await store.redeemReceiptStep(userId, hash, { maxAttempts: LOGIN_RECEIPT_MAX_ATTEMPTS, binding, step, ttlMs, floor })
+      const current = timeStep(now())
+      const candidates: Array<readonly [number, string]> = []
+      if (TOTP_CODE.test(code)) for (let step = current - window; step <= current + window; step++) candidates.push([step, codeHash(hash, step, code)])
+      const result = await store.redeemReceiptCode(userId, hash, { maxAttempts: LOGIN_RECEIPT_MAX_ATTEMPTS, candidates, ttlMs: usedStepTtlMs(window) })
+      if (result.status !== 'accepted') return result
+      const [username, enabledAt] = JSON.parse(result.context) as [string, number]
+      return { status: 'accepted', step: result.step, context: { username, enabledAt: new Date(enabledAt) } }
     },
 
     /** After a right code: true for exactly one caller, however many raced with the receipt. */

@@ -23,8 +23,52 @@ interface Deps {
   completeLogin: CompleteLogin
 }
 
+type FailReason = 'code' | 'replayed' | 'locked'
+
 /** POST /login/tfa: the code after the receipt, instead of the password again. */
 export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, completeLogin }: Deps) {
+  const failed = (userId: string, ctx: RequestContext, reason: FailReason) => { audit.record('login.failed', userId, ctx, { action: 'login', reason, receipt: true }) }
+  // The documented 401 again, with the same receipt: it goes on within its attempts.
+  const again = (method: string, receipt: string) => new AppError('tfaRequired', { headers: { 'x-tfa-method': method, 'x-tfa-receipt': receipt } })
+
+  /**
+   * A TOTP code against the hashes its receipt keeps (login-receipts.ts): one store step takes
+   * the attempt, checks the code, takes its step and spends the receipt, and nothing is read
+   * from the database. The session's statement records the step only while the factor the codes
+   * were made from is on (a disable or re-enrolment that raced this login leaves no session).
+   * null: the receipt keeps no codes.
+   */
+  async function withReceiptCodes (userId: string, input: ReceiptLoginInput, code: string, ctx: RequestContext): Promise<LoginTokens | null> {
+    const result = await receipts.redeemCode(userId, input.receipt, code)
+    if (result.status === 'uncoded') return null
+    if (result.status === 'dead') throw new AppError('loginReceiptInvalid')
+    if (result.status === 'locked') {
+      failed(userId, ctx, 'locked')
+      throwCodeFailure(result, 'tfaRequired')
+    }
+    if (result.status === 'replayed') {
+      failed(userId, ctx, 'replayed')
+      throw again('totp', input.receipt)
+    }
+    if (result.status === 'rejected') {
+      const outcome = await secondFactor.codeRejected(userId, ctx)
+      const lockedMs = outcome.ok ? 0 : outcome.lockedMs
+      failed(userId, ctx, lockedMs > 0 ? 'locked' : 'code')
+      if (lockedMs > 0) throwCodeFailure({ lockedMs }, 'tfaRequired')
+      throw again('totp', input.receipt)
+    }
+    const { username, enabledAt } = result.context
+    const user = { id: userId, username, twoFactor: { enabledAt } }
+    const tokens = await completeLogin(user, verifiedByCode('otp', { step: result.step, factorEnabledAt: enabledAt }), input.remember_device === true, ctx)
+    // The step went to another login between the store's check and the session (a store that
+    // lost its record), or the factor went off or was enrolled again: refused like a spent code.
+    if (tokens === null) {
+      failed(userId, ctx, 'replayed')
+      throw again('totp', input.receipt)
+    }
+    return tokens
+  }
+
   return {
     /** Whose login a receipt continues: the per-user rate limit counts it before any attempt is taken. */
     receiptOwner (receipt: string): string {
@@ -37,44 +81,38 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, com
      * The second step (`userId` from receiptOwner): the receipt stands for the right password of
      * a moment ago, so no bcrypt runs. A wrong code answers the same 401 (the receipt goes on,
      * within its attempts, each counting toward the lock); a receipt that can't be used any more
-     * has its own 401: start again. A TOTP code takes the receipt's attempt, its step and the
-     * spend in one store step (the common case, one round trip); SMS and recovery codes claim
-     * the attempt first and spend after.
+     * has its own 401: start again. A TOTP code goes against the receipt's own codes in one store
+     * step (the common case); an SMS or recovery code, or a receipt that keeps no codes, reads the
+     * user and the factor, claims the attempt first and spends after.
      */
     async loginWithReceipt (userId: string, input: ReceiptLoginInput, ctx: RequestContext = {}): Promise<LoginTokens> {
+      const typedTotp = input.totp === undefined || input.totp.trim() === '' ? undefined : normalizeTotpInput(input.totp)
+      if (typedTotp !== undefined) {
+        const tokens = await withReceiptCodes(userId, input, typedTotp, ctx)
+        if (tokens !== null) return tokens
+      }
       const user = await findLoginUser(prisma, { id: userId })
       const factor = activeFactor(user?.twoFactor)
       if (user === null || factor === null || user.twoFactor === null) throw new AppError('loginReceiptInvalid')
-      // Disabled, reset or enrolled again since the receipt was issued: it was for another factor.
-      const binding = factorBinding(user.twoFactor)
-      const typedTotp = input.totp === undefined || input.totp.trim() === '' ? undefined : normalizeTotpInput(input.totp)
       const recoveryCode = typedTotp === undefined ? input.recovery_code : undefined
-      const inOneStep = factor.method === 'totp' && typedTotp !== undefined
-      if (!inOneStep) {
-        const claim = await receipts.claimAttempt(userId, input.receipt)
-        if (claim.status === 'locked') throwCodeFailure(claim, 'tfaRequired')
-        if (claim.status === 'dead' || claim.binding !== binding) throw new AppError('loginReceiptInvalid')
-      }
-      const fail = (reason: 'code' | 'replayed' | 'locked') => audit.record('login.failed', user.id, ctx, { action: 'login', reason, receipt: true })
-      const again = () => new AppError('tfaRequired', { headers: { 'x-tfa-method': factor.method, 'x-tfa-receipt': input.receipt } })
-      if (typedTotp === undefined && recoveryCode === undefined) throw again()
-      const outcome = await secondFactor.verifyAnyCode(user.id, factor, { code: typedTotp, recoveryCode }, ctx, user.durable,
-        inOneStep ? { acceptTotp: receipts.stepAcceptor(user.id, input.receipt, binding), stepToSession: true } : {})
+      const claim = await receipts.claimAttempt(userId, input.receipt)
+      if (claim.status === 'locked') throwCodeFailure(claim, 'tfaRequired')
+      // Disabled, reset or enrolled again since the receipt was issued: it was for another factor.
+      if (claim.status === 'dead' || claim.binding !== factorBinding(user.twoFactor)) throw new AppError('loginReceiptInvalid')
+      if (typedTotp === undefined && recoveryCode === undefined) throw again(factor.method, input.receipt)
+      const outcome = await secondFactor.verifyAnyCode(user.id, factor, { code: typedTotp, recoveryCode }, ctx, user.durable)
       if (!outcome.ok) {
-        if (outcome.dead === true) throw new AppError('loginReceiptInvalid')
-        fail(outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
+        failed(user.id, ctx, outcome.lockedMs > 0 ? 'locked' : outcome.replayed === true ? 'replayed' : 'code')
         if (outcome.lockedMs > 0) throwCodeFailure(outcome, 'tfaRequired')
-        throw again()
+        throw again(factor.method, input.receipt)
       }
       // Of several right codes raced over one receipt, one login: the others find it spent.
-      if (!inOneStep && !await receipts.spend(user.id, input.receipt)) throw new AppError('loginReceiptInvalid')
+      if (!await receipts.spend(user.id, input.receipt)) throw new AppError('loginReceiptInvalid')
       if (outcome.method === 'recovery') audit.record('tfa.recovery_code_used', user.id, ctx, { action: 'login' })
-      const tokens = await completeLogin(user, verifiedByCode(outcome.method, outcome.totpStep), input.remember_device === true, ctx)
-      // The code's step went to another login between the store's check and the session (a store
-      // that lost its record): refused like any spent code.
+      const tokens = await completeLogin(user, verifiedByCode(outcome.method), input.remember_device === true, ctx)
       if (tokens === null) {
-        fail('replayed')
-        throw again()
+        failed(user.id, ctx, 'replayed')
+        throw again(factor.method, input.receipt)
       }
       return tokens
     }

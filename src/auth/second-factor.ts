@@ -10,26 +10,23 @@ import type { SmsCodes, SmsCodeTarget } from './sms-codes.js'
 import { TOTP_PERIOD_SECONDS, matchTotpStep } from './totp.js'
 import { recordTotpStepSql } from './totp-step.js'
 
-/**
- * `replayed`: a code that was right once and is spent (a double submit): refused, not counted.
- * `dead`: the step acceptor's own refusal (a login receipt that can't be used any more).
- */
-export type CodeOutcome = { ok: true, totpStep?: number } | { ok: false, lockedMs: number, replayed?: true, dead?: true }
+/** `replayed`: a code that was right once and is spent (a double submit): refused, not counted. */
+export type CodeOutcome = { ok: true, totpStep?: number } | { ok: false, lockedMs: number, replayed?: true }
 
 /**
- * `acceptTotp` stands in for the store's step check of a TOTP code. With `stepToSession` an
- * accepted TOTP code's step is not written to the database here but returned (`totpStep`), for
- * the statement that writes the login's session to record (session-store.ts): one round trip
- * where there were two. The login is only good if that statement writes the session.
+ * With `stepToSession` an accepted TOTP code's step is not written to the database here but
+ * returned (`totpStep`), for the statement that writes the login's session to record
+ * (session-store.ts): one round trip where there were two. The login is only good if that
+ * statement writes the session.
  */
-export interface TotpOptions { acceptTotp?: StepAcceptor, stepToSession?: boolean }
-
-/**
- * What accepts a TOTP code's step (null: the code matched none) in place of the store's
- * check-and-set, doing more in the same atomic step: a login receipt's attempt and spend.
- */
-export type StepAcceptor = (step: number | null, ttlMs: number, floor: number) => Promise<{ status: 'accepted' | 'replayed' | 'rejected' | 'dead' | 'locked', lockedMs?: number }>
+export interface TotpOptions { stepToSession?: boolean }
 export type CodeMethod = 'otp' | 'sms' | 'recovery'
+
+/**
+ * How long a used step is kept: a step stays acceptable for `window` steps after its own, so an
+ * expired record would let the same code in again.
+ */
+export const usedStepTtlMs = (window: number) => (2 * window + 2) * TOTP_PERIOD_SECONDS * 1000
 
 /**
  * The second factor's state as PostgreSQL keeps it, read with the user at login: the last TOTP
@@ -55,9 +52,7 @@ export interface SecondFactorDeps {
  */
 export function createSecondFactorService ({ prisma, store, secretBox, config, now, audit, sms }: SecondFactorDeps) {
   const { window, maxFailures, lockSeconds, maxLockSeconds } = config.tfa
-  // A step stays acceptable for `window` steps after its own; keep it at least that long, or an
-  // expired record would let the same code in again.
-  const usedStepTtlMs = (2 * window + 2) * TOTP_PERIOD_SECONDS * 1000
+  const stepTtlMs = usedStepTtlMs(window)
   const failureWindowMs = lockSeconds * 1000
 
   async function registerFailure (userId: string, ctx: RequestContext): Promise<CodeOutcome> {
@@ -95,12 +90,9 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
      * across a store that lost its data (`durable`, when the caller read it; the database's
      * compare-and-set holds either way).
      */
-    async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}, durable?: DurableCodeState, { acceptTotp, stepToSession = false }: TotpOptions = {}): Promise<CodeOutcome> {
+    async verifyTotp (userId: string, secret: string, code: string, ctx: RequestContext = {}, durable?: DurableCodeState, { stepToSession = false }: TotpOptions = {}): Promise<CodeOutcome> {
       const step = matchTotpStep(secret, code, now(), window)
-      const result = acceptTotp !== undefined
-        ? await acceptTotp(step, usedStepTtlMs, durable?.floorStep ?? 0)
-        : step === null ? { status: 'rejected' } : await store.acceptStep(userId, step, usedStepTtlMs, durable?.floorStep)
-      if (result.status === 'dead') return { ok: false, lockedMs: 0, dead: true }
+      const result = step === null ? { status: 'rejected' } : await store.acceptStep(userId, step, stepTtlMs, durable?.floorStep)
       if (step !== null && result.status === 'accepted') {
         if (stepToSession) return { ok: true, totpStep: step }
         if (!await recordStep(userId, step)) return { ok: false, lockedMs: 0, replayed: true }
@@ -116,9 +108,14 @@ export function createSecondFactorService ({ prisma, store, secretBox, config, n
     async markStepUsed (userId: string, secret: string, code: string): Promise<boolean> {
       const step = matchTotpStep(secret, code, now(), window)
       if (step === null) return false
-      if ((await store.acceptStep(userId, step, usedStepTtlMs)).status === 'locked') return false
+      if ((await store.acceptStep(userId, step, stepTtlMs)).status === 'locked') return false
       await prisma.$executeRaw`UPDATE users SET totp_last_step = GREATEST(totp_last_step, ${step}) WHERE id = ${userId}::uuid`
       return true
+    },
+
+    /** A code checked elsewhere (a login receipt's hashes) matched none: counted toward the lock like any wrong code. */
+    async codeRejected (userId: string, ctx: RequestContext = {}): Promise<CodeOutcome> {
+      return await registerFailure(userId, ctx)
     },
 
     /** Uses the SMS code sent to the target: once, within its 5 minutes; wrong ones count. */

@@ -1,4 +1,4 @@
-import { Secret, TOTP } from 'otpauth'
+import { HOTP, Secret, TOTP } from 'otpauth'
 
 // RFC 6238 as every mainstream authenticator app implements it.
 export const TOTP_PERIOD_SECONDS = 30
@@ -39,4 +39,12 @@ export function matchTotpStep (secret: string, code: string, timestampMs: number
 
 export function generateTotpCode (secret: string, timestampMs: number): string {
   return TOTP.generate({ secret: Secret.fromBase32(secret), algorithm: ALGORITHM, digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, timestamp: timestampMs })
+}
+
+/** The codes of steps `from` to `to` (inclusive), in order: a login receipt keeps their keyed hashes. */
+export function totpCodes (secret: string, from: number, to: number): Array<[step: number, code: string]> {
+  const key = Secret.fromBase32(secret)
+  const codes: Array<[number, string]> = []
+  for (let step = from; step <= to; step++) codes.push([step, HOTP.generate({ secret: key, algorithm: ALGORITHM, digits: TOTP_DIGITS, counter: step })])
+  return codes
 }

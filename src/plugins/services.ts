@@ -29,7 +29,7 @@ export default fp(async function servicesPlugin (app) {
   const { config, prisma, passwords, secondFactor, secretBox, smsCodes: sms, audit, now, sessions, store } = app
   const { encryptionKey } = config.tfa
   if (encryptionKey === undefined) throw new Error('TOTP encryption key must be resolved before buildApp (see resolveLocalSecrets)')
-  const receipts = createLoginReceipts({ store, hashKeySource: encryptionKey.key })
+  const receipts = createLoginReceipts({ store, hashKeySource: encryptionKey.key, secretBox, now, window: config.tfa.window })
   const trustedDevices = createTrustedDevices({ prisma, audit, now, days: config.trustedDeviceDays })
   app.decorate('trustedDevices', trustedDevices)
   const deviceCookies = createDeviceCookies({ keySource: encryptionKey.key, now, days: config.deviceCookies.days })

@@ -2,6 +2,7 @@ import type { Config } from '../config/config.js'
 import { AppError } from '../errors.js'
 import type { AuditLog, RequestContext } from '../auth/audit.js'
 import { API_KEY_TOKEN_MAX_TTL_SECONDS, isEnrolmentOnly, loginGrant, type TokenGrant } from '../auth/tokens.js'
+import type { TotpStep } from '../auth/totp-step.js'
 import type { RevocationList } from './revocation-list.js'
 import type { SessionStore } from './session-store.js'
 
@@ -52,7 +53,7 @@ export function createSessionService ({ store, revocations, issueToken, audit, c
      * and an access token bound to it. With `totpStep` the session is written only if that step
      * becomes the user's last one (session-store.ts): null when it did not.
      */
-    async start (grant: TokenGrant, ctx: RequestContext = {}, { totpStep }: { totpStep?: number } = {}): Promise<SessionTokens | null> {
+    async start (grant: TokenGrant, ctx: RequestContext = {}, { totpStep }: { totpStep?: TotpStep } = {}): Promise<SessionTokens | null> {
       const authTime = new Date(now())
       const input = { userId: grant.claims.sub, amr: grant.claims.amr, authTime, ip: ctx.ip, userAgent: ctx.userAgent, rememberedDevice: grant.claims.remembered_device === true, totpStep }
       if (isEnrolmentOnly(grant)) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js'
 import { hasTfaOn } from '../auth/factors.js'
-import { recordTotpStepSql } from '../auth/totp-step.js'
+import { recordTotpStepSql, type TotpStep } from '../auth/totp-step.js'
 import type { Amr } from '../auth/tokens.js'
 import { generateRefreshToken, hashRefreshToken, isWellFormedRefreshToken } from './refresh-token.js'
 
@@ -30,7 +30,7 @@ export interface NewSession {
    * writes the session (one round trip where there were two): when a later or equal step is
    * there already, or TOTP went off meanwhile, there is no session.
    */
-  totpStep?: number
+  totpStep?: TotpStep
 }
 
 export interface SessionView {
@@ -91,7 +91,7 @@ export function createSessionStore ({ prisma, now, idleSeconds, maxSeconds, reus
     const values = Prisma.sql`${id}::uuid, ${userId}::uuid, ${stamp}::timestamptz, ${stamp}::timestamptz, ${new Date(expiresAt).toISOString()}::timestamptz,
         ${amr}::text[], ${authTime.toISOString()}::timestamptz, ${clip(ip, 64)}, ${clip(userAgent, 512)}, ${rememberedDevice}`
     const ctes: Prisma.Sql[] = []
-    if (totpStep !== undefined) ctes.push(Prisma.sql`step AS (${recordTotpStepSql(userId, totpStep)} RETURNING id)`)
+    if (totpStep !== undefined) ctes.push(Prisma.sql`step AS (${recordTotpStepSql(userId, totpStep.step, totpStep.factorEnabledAt)} RETURNING id)`)
     let statement = Prisma.sql`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, ip, user_agent, remembered_device)
       ${totpStep === undefined ? Prisma.sql`VALUES (${values})` : Prisma.sql`SELECT ${values} FROM step`}`
     if (refreshToken !== undefined) {

@@ -11,14 +11,29 @@ export type ConsumeResult =
   | { status: 'rejected' }
   | { status: 'locked', lockedMs: number }
 
-/** A login receipt's answer to one code attempt (see EphemeralStore.claimReceiptAttempt). */
-/** A receipt's attempt and a TOTP step in one: 'rejected' is a code that matched no step (it is counted by the caller). */
-export type ReceiptStepResult =
-  | { status: 'accepted' }
+/**
+ * What a login receipt keeps so that its second step with a TOTP code reads nothing from the
+ * database (putReceipt): the keyed hash of the code of every step it can be redeemed in, the
+ * database's last step when it was issued (the floor, as acceptStep's), and the caller's context.
+ */
+export interface ReceiptCodes {
+  codes: ReadonlyArray<readonly [step: number, hash: string]>
+  floor: number
+  context: string
+}
+
+/**
+ * A receipt's attempt and a TOTP code in one (redeemReceiptCode): 'rejected' is a code that
+ * matched none of the receipt's (it is counted by the caller); 'uncoded' a receipt that keeps no
+ * codes (an SMS factor's, or one issued before receipts kept them), for which nothing was taken.
+ */
+export type ReceiptCodeResult =
+  | { status: 'accepted', step: number, context: string }
   | { status: 'replayed' }
   | { status: 'rejected' }
   | { status: 'dead' }
   | { status: 'locked', lockedMs: number }
+  | { status: 'uncoded' }
 
 export type ReceiptClaim =
   | { status: 'claimed', binding: string }
@@ -121,22 +136,24 @@ export interface EphemeralStore {
   forget: (userId: string) => Promise<void>
   /**
    * Keeps a login receipt (its keyed hash) for `ttlMs`, owned by `userId` and bound to
-   * `binding` (the factor it was issued for). It dies with the user's receipts (endReceipts,
-   * a lock, forget) even before its time is up. With `checkLock`, while the factor is locked
-   * nothing is kept and the answer is the lock's remaining ms (0: kept).
+   * `binding` (the factor it was issued for), with `codes` when its factor is TOTP. It dies with
+   * the user's receipts (endReceipts, a lock, forget) even before its time is up. With
+   * `checkLock`, while the factor is locked nothing is kept and the answer is the lock's
+   * remaining ms (0: kept).
    */
-  putReceipt: (userId: string, hash: string, binding: string, ttlMs: number, checkLock?: boolean) => Promise<number>
+  putReceipt: (userId: string, hash: string, binding: string, ttlMs: number, checkLock?: boolean, codes?: ReceiptCodes) => Promise<number>
   /**
    * Takes one of the receipt's `maxAttempts` code attempts: 'locked' while the factor is locked,
    * 'dead' when it is unknown, expired, spent, out of attempts, or outlived by endReceipts/a lock.
    */
   claimReceiptAttempt: (userId: string, hash: string, maxAttempts: number) => Promise<ReceiptClaim>
   /**
-   * The second step with a TOTP code, in one atomic step (one round trip): claimReceiptAttempt
-   * for the factor `binding` (another factor's receipt is dead), then, for `step` (null: the code
-   * matched none, 'rejected'), acceptStep; an accepted step spends the receipt with it.
+   * The second step with a TOTP code, in one atomic step (one round trip, no database): the
+   * attempt as claimReceiptAttempt, then the first of `candidates` (a step and the keyed hash of
+   * the typed code for it) that matches the receipt's own hash for that step, then that step as
+   * acceptStep (the receipt's floor counting as used), and an accepted step spends the receipt.
    */
-  redeemReceiptStep: (userId: string, hash: string, opts: { maxAttempts: number, binding: string, step: number | null, ttlMs: number, floor: number }) => Promise<ReceiptStepResult>
+  redeemReceiptCode: (userId: string, hash: string, opts: { maxAttempts: number, candidates: ReadonlyArray<readonly [step: number, hash: string]>, ttlMs: number }) => Promise<ReceiptCodeResult>
   /** Uses the receipt up (a code succeeded); false when it already was: exactly one caller wins. */
   spendReceipt: (userId: string, hash: string) => Promise<boolean>
   /** Kills every receipt of the user issued so far (password changed). */

@@ -1,10 +1,10 @@
-import type { AcceptResult, EphemeralStore, ReceiptClaim } from './ephemeral-store.js'
+import type { AcceptResult, EphemeralStore, ReceiptClaim, ReceiptCodes } from './ephemeral-store.js'
 import { factorKeys, smsQuotaKey } from './keys.js'
 import { escalatedLockMs, LOCKOUT_MEMORY_MS } from './lockouts.js'
 
 interface Entry { value: number, expiresAt: number }
 interface CodeRecord { hash: string, validUntil: number, expiresAt: number, used?: true }
-interface ReceiptRecord { userId: string, binding: string, attempts: number, epoch: number, expiresAt: number }
+interface ReceiptRecord { userId: string, binding: string, attempts: number, epoch: number, expiresAt: number, coded?: { floor: number, context: string, codes: Map<number, string> } }
 interface ThrottleRecord { nextAt: number, start: number, count: number, expiresAt: number }
 
 /**
@@ -171,26 +171,29 @@ export function createMemoryStore (now: () => number = Date.now): EphemeralStore
       drop(k.failures, k.lock, k.lockouts, k.smsCode)
       endReceipts(userId)
     },
-    async putReceipt (userId, hash, binding, ttlMs, checkLock = false) {
+    async putReceipt (userId, hash, binding, ttlMs, checkLock = false, codes?: ReceiptCodes) {
       const lockedMs = checkLock ? remaining(keysOf(userId).lock) : 0
       if (lockedMs > 0) return lockedMs
-      receipts.set(hash, { userId, binding, attempts: 0, epoch: epochOf(userId), expiresAt: now() + ttlMs })
+      const coded = codes === undefined ? undefined : { floor: codes.floor, context: codes.context, codes: new Map(codes.codes) }
+      receipts.set(hash, { userId, binding, attempts: 0, epoch: epochOf(userId), expiresAt: now() + ttlMs, ...(coded === undefined ? {} : { coded }) })
       return 0
     },
     async claimReceiptAttempt (userId, hash, maxAttempts) {
       return claim(userId, hash, maxAttempts)
     },
-    async redeemReceiptStep (userId, hash, { maxAttempts, binding, step, ttlMs, floor }) {
+    async redeemReceiptCode (userId, hash, { maxAttempts, candidates, ttlMs }) {
+      const record = receipts.get(hash)
+      if (record?.userId !== userId || record.expiresAt <= now()) return { status: 'dead' }
+      if (record.coded === undefined) return { status: 'uncoded' }
+      const { floor, context, codes } = record.coded
       const claimed = claim(userId, hash, maxAttempts)
       if (claimed.status !== 'claimed') return claimed
-      if (claimed.binding !== binding) {
-        receipts.delete(hash)
-        return { status: 'dead' }
-      }
-      if (step === null) return { status: 'rejected' }
+      const step = candidates.find(([step, code]) => codes.get(step) === code)?.[0]
+      if (step === undefined) return { status: 'rejected' }
       const accepted = acceptStep(userId, step, ttlMs, floor)
-      if (accepted.status === 'accepted') receipts.delete(hash)
-      return accepted
+      if (accepted.status !== 'accepted') return accepted
+      receipts.delete(hash)
+      return { status: 'accepted', step, context }
     },
     async spendReceipt (userId, hash) {
       const record = receipts.get(hash)

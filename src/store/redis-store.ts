@@ -116,14 +116,21 @@ return {
 
 // With the lock to check (ARGV[3] '1'), a locked factor gets no receipt: the lock's ms are the
 // answer, and the 401 becomes the 429. KEYS: receipt, epoch, lock. ARGV: binding, ttl ms, check
-// the lock. Returns 0 when stored.
+// the lock, then with codes (a TOTP factor's) the floor, the context and each step with its
+// code's hash, kept as field c<step>. Returns 0 when stored.
 const PUT_RECEIPT = `
 if ARGV[3] == '1' then
   local locked = redis.call('PTTL', KEYS[3])
   if locked > 0 then return locked end
 end
 local epoch = redis.call('GET', KEYS[2]) or '0'
-redis.call('HSET', KEYS[1], 'binding', ARGV[1], 'attempts', 0, 'epoch', epoch)
+local fields = {'binding', ARGV[1], 'attempts', 0, 'epoch', epoch}
+if #ARGV > 3 then
+  table.insert(fields, 'floor') table.insert(fields, ARGV[4])
+  table.insert(fields, 'context') table.insert(fields, ARGV[5])
+  for i = 6, #ARGV, 2 do table.insert(fields, 'c' .. ARGV[i]) table.insert(fields, ARGV[i + 1]) end
+end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if epoch ~= '0' then redis.call('PEXPIRE', KEYS[2], ${RECEIPT_EPOCH_TTL_MS}) end
 return 0`
@@ -154,17 +161,28 @@ local refused = takeAttempt(record)
 if refused then return refused end
 return {1, record[1]}`
 
-// The second step with a TOTP code in one round trip: the attempt, then the step, and the receipt
-// spent with an accepted step. KEYS: TAKE_ATTEMPT's, then last step, failures, lockouts.
-// ARGV: max attempts, binding, step (-1: the code matched none), ttl ms, floor.
-// Returns {1} accepted, {3} replayed, {2} rejected, {0} dead, {-1, pttl} locked.
-const REDEEM_RECEIPT_STEP = `${TAKE_ATTEMPT}${TAKE_STEP}
-local refused = takeAttempt(redis.call('HMGET', KEYS[1], 'binding', 'attempts', 'epoch'))
+// The second step with a TOTP code in one round trip: the attempt, then the code against the
+// receipt's hashes, then its step, and the receipt spent with an accepted step. A receipt without
+// codes is left untouched ({4}): the caller takes the way that reads the database.
+// KEYS: TAKE_ATTEMPT's, then last step, failures, lockouts. ARGV: max attempts, '' (any binding),
+// ttl ms, then each candidate step with the typed code's hash for it.
+// Returns {1, step, context} accepted, {3} replayed, {2} rejected, {0} dead, {-1, pttl} locked, {4} no codes.
+const REDEEM_RECEIPT_CODE = `${TAKE_ATTEMPT}${TAKE_STEP}
+local record = redis.call('HMGET', KEYS[1], 'binding', 'attempts', 'epoch', 'floor', 'context')
+if record[1] and not record[4] then return {4} end
+local refused = takeAttempt(record)
 if refused then return refused end
-if tonumber(ARGV[3]) < 0 then return {2} end
-if not takeStep(KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4], ARGV[5]) then return {3} end
+local step = nil
+for i = 4, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], 'c' .. ARGV[i]) == ARGV[i + 1] then
+    step = ARGV[i]
+    break
+  end
+end
+if not step then return {2} end
+if not takeStep(KEYS[4], KEYS[5], KEYS[6], step, ARGV[3], record[4]) then return {3} end
 redis.call('DEL', KEYS[1])
-return {1}`
+return {1, tonumber(step), record[5]}`
 
 // KEYS: epoch.
 const BUMP_EPOCH = `
@@ -187,9 +205,9 @@ interface ScriptCommands {
   twofoldTakeSendSlot: (key: string, now: number, intervalMs: number, max: number, windowMs: number) => Promise<[number, number]>
   twofoldReleaseSendInterval: (key: string, takenAt: number) => Promise<number>
   twofoldTakeQuota: (key: string, max: number, windowMs: number) => Promise<[number, number]>
-  twofoldPutReceipt: (receipt: string, epoch: string, lock: string, binding: string, ttlMs: number, checkLock: string) => Promise<number>
+  twofoldPutReceipt: (receipt: string, epoch: string, lock: string, binding: string, ttlMs: number, checkLock: string, ...codes: Array<string | number>) => Promise<number>
   twofoldClaimReceipt: (receipt: string, epoch: string, lock: string, maxAttempts: number, binding: string) => Promise<[number, string | number | undefined]>
-  twofoldRedeemReceiptStep: (receipt: string, epoch: string, lock: string, lastStep: string, failures: string, lockouts: string, maxAttempts: number, binding: string, step: number, ttlMs: number, floor: number) => Promise<[number, number | undefined]>
+  twofoldRedeemReceiptCode: (receipt: string, epoch: string, lock: string, lastStep: string, failures: string, lockouts: string, maxAttempts: number, binding: '', ttlMs: number, ...candidates: Array<string | number>) => Promise<[number, number | undefined, string | undefined]>
   twofoldBumpEpoch: (epoch: string) => Promise<number>
   twofoldForget: (failures: string, lock: string, lockouts: string, smsCode: string, epoch: string) => Promise<number>
   twofoldReadState: (lastStep: string, failures: string, lock: string, smsSend: string, lockouts: string) => Promise<number[]>
@@ -206,7 +224,7 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
   client.defineCommand('twofoldTakeQuota', { numberOfKeys: 1, lua: TAKE_QUOTA })
   client.defineCommand('twofoldPutReceipt', { numberOfKeys: 3, lua: PUT_RECEIPT })
   client.defineCommand('twofoldClaimReceipt', { numberOfKeys: 3, lua: CLAIM_RECEIPT })
-  client.defineCommand('twofoldRedeemReceiptStep', { numberOfKeys: 6, lua: REDEEM_RECEIPT_STEP })
+  client.defineCommand('twofoldRedeemReceiptCode', { numberOfKeys: 6, lua: REDEEM_RECEIPT_CODE })
   client.defineCommand('twofoldBumpEpoch', { numberOfKeys: 1, lua: BUMP_EPOCH })
   client.defineCommand('twofoldForget', { numberOfKeys: 5, lua: FORGET })
   client.defineCommand('twofoldReadState', { numberOfKeys: 5, lua: READ_STATE })
@@ -280,9 +298,10 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
       const k = keysOf(userId)
       await call(() => redis.twofoldForget(k.failures, k.lock, k.lockouts, k.smsCode, k.receiptEpoch))
     },
-    async putReceipt (userId, hash, binding, ttlMs, checkLock = false) {
+    async putReceipt (userId, hash, binding, ttlMs, checkLock = false, codes) {
       const k = keysOf(userId)
-      return Number(await call(() => redis.twofoldPutReceipt(k.receipt(hash), k.receiptEpoch, k.lock, binding, ttlMs, checkLock ? '1' : '0')))
+      const coded = codes === undefined ? [] : [codes.floor, codes.context, ...codes.codes.flat()]
+      return Number(await call(() => redis.twofoldPutReceipt(k.receipt(hash), k.receiptEpoch, k.lock, binding, ttlMs, checkLock ? '1' : '0', ...coded)))
     },
     async claimReceiptAttempt (userId, hash, maxAttempts) {
       const k = keysOf(userId)
@@ -291,13 +310,14 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
       if (status === -1) return { status: 'locked', lockedMs: Number(detail) }
       return { status: 'dead' }
     },
-    async redeemReceiptStep (userId, hash, { maxAttempts, binding, step, ttlMs, floor }) {
+    async redeemReceiptCode (userId, hash, { maxAttempts, candidates, ttlMs }) {
       const k = keysOf(userId)
-      const [status, lockedMs] = await call(() => redis.twofoldRedeemReceiptStep(k.receipt(hash), k.receiptEpoch, k.lock, k.lastStep, k.failures, k.lockouts, maxAttempts, binding, step ?? -1, ttlMs, floor))
-      if (status === 1) return { status: 'accepted' }
+      const [status, detail, context] = await call(() => redis.twofoldRedeemReceiptCode(k.receipt(hash), k.receiptEpoch, k.lock, k.lastStep, k.failures, k.lockouts, maxAttempts, '', ttlMs, ...candidates.flat()))
+      if (status === 1) return { status: 'accepted', step: Number(detail), context: String(context) }
       if (status === 3) return { status: 'replayed' }
       if (status === 2) return { status: 'rejected' }
-      if (status === -1) return { status: 'locked', lockedMs: lockedMs ?? 0 }
+      if (status === 4) return { status: 'uncoded' }
+      if (status === -1) return { status: 'locked', lockedMs: detail ?? 0 }
       return { status: 'dead' }
     },
     async spendReceipt (userId, hash) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { LOGIN_RECEIPT_TTL_SECONDS } from '../../src/auth/login-receipts.js'
+import { generateTotpCode } from '../../src/auth/totp.js'
 import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
 import {
   amrOf, bearer, createTfaUser, enrolSms, INVALID_CREDENTIALS_BODY, login, loginWithReceipt, plainUser, randomUsername,
@@ -230,6 +231,14 @@ t.test('keyed hash only: the receipt itself is nowhere in Redis', async (t) => {
   const values = await Promise.all(keys.map(read))
   t.notOk(keys.some(k => k.includes(receipt)) || values.some(v => v.includes(receipt)), 'neither a key nor a value holds it')
   t.notOk(keys.some(k => k.includes(receipt.slice('twofold_lr_'.length, 30))))
+  // What the second step checks the code against: a keyed hash per step, never a code or the secret.
+  const [receiptKey] = keys.filter(k => k.includes(`{u:${user.id}}:tfa:receipt:`))
+  const fields = await redis.hgetall(receiptKey!)
+  const steps = Object.keys(fields).filter(f => /^c\d+$/.test(f)).map(f => Number(f.slice(1)))
+  t.equal(steps.length, LOGIN_RECEIPT_TTL_SECONDS / 30 + 3, 'a hash for every step of its five minutes and the window either side')
+  const codes = steps.map(step => generateTotpCode(user.secret, step * STEP_MS))
+  t.notOk(Object.values(fields).some(v => codes.includes(v)), 'no code in clear')
+  t.notOk(values.some(v => v.includes(user.secret)), 'nor the secret')
 })
 
 t.test('SMS through the receipt: the code sent at the first step is entered at the second', async (t) => {
@@ -256,4 +265,92 @@ t.test('rate limited per client IP and per user', async (t) => {
   for (let i = 0; i < 3; i++) perIp.push((await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.9', payload: { receipt: 'twofold_lr_nothing', totp: '1' } })).statusCode)
   t.same(perIp, [401, 401, 401])
   t.equal((await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.9', payload: { receipt: 'twofold_lr_nothing', totp: '1' } })).statusCode, 429, 'one address')
+})
+
+/**
+ * Counts the raw statements the service sends PostgreSQL (a user lookup is one `$queryRaw`),
+ * leaving out the audit trail's batch insert, which its own timer may send at any moment.
+ */
+function countQueries (t: { teardown: (fn: () => unknown) => void }) {
+  const prisma = app.prisma
+  const queryRaw = prisma.$queryRaw.bind(prisma)
+  const executeRaw = prisma.$executeRaw.bind(prisma)
+  const counts = { reads: 0, writes: 0 }
+  const textOf = (query: unknown) => Array.isArray(query) ? query.join('?') : String((query as { sql?: string }).sql ?? (query as { strings?: string[] }).strings?.join('?'))
+  Object.assign(prisma, {
+    $queryRaw: (...args: Parameters<typeof queryRaw>) => { counts.reads++; return queryRaw(...args) },
+    $executeRaw: (...args: Parameters<typeof executeRaw>) => {
+      if (!textOf(args[0]).includes('INSERT INTO security_events')) counts.writes++
+      return executeRaw(...args)
+    }
+  })
+  const restore = () => { Object.assign(prisma, { $queryRaw: queryRaw, $executeRaw: executeRaw }) }
+  t.teardown(restore)
+  return { counts, restore }
+}
+
+t.test('a TOTP code at the second step reads nothing from the database: the receipt keeps its codes\' hashes', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const { receipt } = await firstStep(user)
+  const { counts, restore } = countQueries(t)
+  const ok = await loginWithReceipt(app, { receipt, totp: user.code() })
+  restore()
+  t.equal(ok.statusCode, 200, ok.body)
+  t.same(counts, { reads: 0, writes: 1 }, 'no user lookup; one statement writes the step and the session')
+  t.same(amrOf(app, ok), ['pwd', 'otp', 'mfa'])
+  t.equal(decodeClaims<{ username: string }>(ok.json().access_token).username, user.username, 'the username kept with the receipt')
+
+  // Within its five minutes and the code window either side, from the codes it keeps.
+  clock.advance(STEP_MS)
+  const late = (await firstStep(user)).receipt
+  clock.advance(LOGIN_RECEIPT_TTL_SECONDS * 1000 - 2 * STEP_MS)
+  t.equal((await loginWithReceipt(app, { receipt: late, totp: user.code() })).statusCode, 200, 'a code of its last minute')
+  clock.advance(STEP_MS)
+  const drift = (await firstStep(user)).receipt
+  const earlier = generateTotpCode(user.secret, clock.now() - STEP_MS)
+  clock.advance(STEP_MS)
+  t.equal((await loginWithReceipt(app, { receipt: drift, totp: generateTotpCode(user.secret, clock.now() - 3 * STEP_MS) })).body, TFA_REQUIRED_BODY, 'a code outside the window: wrong')
+  t.equal((await loginWithReceipt(app, { receipt: drift, totp: earlier })).body, TFA_REQUIRED_BODY, 'nor one already outside it since (the step before its issue)')
+  t.equal((await loginWithReceipt(app, { receipt: drift, totp: generateTotpCode(user.secret, clock.now() - STEP_MS) })).statusCode, 200, 'a phone a step behind: within the window')
+})
+
+t.test('a factor switched off or enrolled again behind the store\'s back: the codes the receipt keeps log no one in', async (t) => {
+  // The store ends a user's receipts at a disable, reset and re-enrolment (its epoch); the session's
+  // statement checks the factor again, for the race where the database changed and the store not yet.
+  const user = await createTfaUser(app, clock)
+  const sessions = async () => await app.prisma.session.count({ where: { userId: user.id } })
+  const before = await sessions()
+  const { receipt } = await firstStep(user)
+  await app.prisma.twoFactor.update({ where: { userId: user.id }, data: { enabledAt: new Date(clock.now() + 1000) } })
+  const reenrolled = await loginWithReceipt(app, { receipt, totp: user.code() })
+  t.equal(reenrolled.statusCode, 401, 'enrolled again since the receipt: refused')
+  t.equal(reenrolled.body, TFA_REQUIRED_BODY)
+  t.equal(await sessions(), before, 'no session')
+
+  clock.advance(STEP_MS)
+  const second = (await firstStep(user)).receipt
+  await app.prisma.twoFactor.delete({ where: { userId: user.id } })
+  const off = await loginWithReceipt(app, { receipt: second, totp: user.code() })
+  t.equal(off.statusCode, 401, 'switched off since the receipt: refused')
+  t.equal(await sessions(), before, 'no session')
+})
+
+t.test('a receipt that keeps no codes (issued by an instance from before, during a rolling deploy) completes through the database', async (t) => {
+  const user = await createTfaUser(app, clock)
+  const { receipt } = await firstStep(user)
+  const redis = app.redis!
+  const [key] = await redis.keys(`${app.config.redisKeyPrefix}{u:${user.id}}:tfa:receipt:*`)
+  const fields = Object.keys(await redis.hgetall(key!)).filter(f => f !== 'binding' && f !== 'attempts' && f !== 'epoch')
+  await redis.hdel(key!, ...fields)
+  t.same(Object.keys(await redis.hgetall(key!)).sort(), ['attempts', 'binding', 'epoch'], 'the receipt as the previous version kept it')
+  const { counts, restore } = countQueries(t)
+  t.equal((await loginWithReceipt(app, { receipt, totp: wrongCode(user.secret, clock.now()) })).body, TFA_REQUIRED_BODY, 'a wrong code: the documented 401')
+  const code = user.code()
+  const ok = await loginWithReceipt(app, { receipt, totp: code })
+  restore()
+  t.equal(ok.statusCode, 200, ok.body)
+  t.ok(counts.reads >= 2, `the user and factor read for each attempt (${counts.reads} reads)`)
+  t.same(amrOf(app, ok), ['pwd', 'otp', 'mfa'])
+  const again = (await firstStep(user)).receipt
+  t.equal((await loginWithReceipt(app, { receipt: again, totp: code })).body, TFA_REQUIRED_BODY, 'its code is spent for the codes\' way too')
 })

@@ -302,22 +302,30 @@ t.test('purgeEnded deletes ended sessions (and their tokens) in batches, and onl
 
 t.test('totpStep: the session is written only when its step becomes the user\'s last, in the same statement', async (t) => {
   const userId = await newUser()
-  await prisma.twoFactor.create({ data: { userId, method: 'totp', secretEnc: 'sealed', secretKeyId: 'k', enabledAt: new Date(clock.now()) } })
+  const enabledAt = new Date(clock.now())
+  await prisma.twoFactor.create({ data: { userId, method: 'totp', secretEnc: 'sealed', secretKeyId: 'k', enabledAt } })
   await prisma.user.update({ where: { id: userId }, data: { totpLastStep: 100 } })
   const at = { userId, amr: ['pwd', 'otp', 'mfa'] as Amr[], authTime: new Date(clock.now()) }
   const counts = async () => ({ sessions: await prisma.session.count({ where: { userId } }), tokens: await prisma.sessionRefreshToken.count({ where: { session: { userId } } }) })
-  t.equal(await sessions.create({ ...at, totpStep: 100 }), null, 'the step already recorded: no session')
-  t.equal(await sessions.create({ ...at, totpStep: 99 }), null, 'an older one: none')
-  t.equal(await sessions.createUnrefreshable({ ...at, totpStep: 100 }), null, 'nor an unrefreshable one')
+  t.equal(await sessions.create({ ...at, totpStep: { step: 100 } }), null, 'the step already recorded: no session')
+  t.equal(await sessions.create({ ...at, totpStep: { step: 99 } }), null, 'an older one: none')
+  t.equal(await sessions.createUnrefreshable({ ...at, totpStep: { step: 100 } }), null, 'nor an unrefreshable one')
   t.same(await counts(), { sessions: 0, tokens: 0 }, 'no row written, no refresh token')
-  const session = keep(await sessions.create({ ...at, totpStep: 101 }))
+  const session = keep(await sessions.create({ ...at, totpStep: { step: 101 } }))
   t.equal((await prisma.user.findUniqueOrThrow({ where: { id: userId } })).totpLastStep, 101, 'a newer step: recorded')
   t.same(await counts(), { sessions: 1, tokens: 1 }, 'with its session and refresh token')
   t.equal((await sessions.refresh(session.refreshToken)).status, 'rotated', 'which works')
-  t.equal(await sessions.create({ ...at, totpStep: 101 }), null, 'the same step twice: the second gets nothing')
+  t.equal(await sessions.create({ ...at, totpStep: { step: 101 } }), null, 'the same step twice: the second gets nothing')
+  t.equal(await sessions.create({ ...at, totpStep: { step: 102, factorEnabledAt: new Date(enabledAt.getTime() - 60_000) } }), null, 'a code checked against another enrolment of the factor: none')
+  keep(await sessions.create({ ...at, totpStep: { step: 102, factorEnabledAt: enabledAt } }))
+  t.equal((await prisma.user.findUniqueOrThrow({ where: { id: userId } })).totpLastStep, 102, 'against this one: recorded')
+  // Written by PostgreSQL itself, with microseconds JavaScript's Date does not hold.
+  await prisma.$executeRaw`UPDATE two_factor SET enabled_at = ${enabledAt.toISOString()}::timestamptz + interval '600 microseconds' WHERE user_id = ${userId}::uuid`
+  keep(await sessions.create({ ...at, totpStep: { step: 103, factorEnabledAt: enabledAt } }))
+  t.equal((await prisma.user.findUniqueOrThrow({ where: { id: userId } })).totpLastStep, 103, 'the same enrolment read back without its microseconds: recorded')
   await prisma.twoFactor.delete({ where: { userId } })
-  t.equal(await sessions.create({ ...at, totpStep: 200 }), null, 'TOTP off meanwhile: none')
-  t.same(await counts(), { sessions: 1, tokens: 2 }, 'still only the first session')
+  t.equal(await sessions.create({ ...at, totpStep: { step: 200 } }), null, 'TOTP off meanwhile: none')
+  t.same(await counts(), { sessions: 3, tokens: 4 }, 'only the sessions whose step was recorded')
 })
 
 t.test('no refresh token is stored in clear: only their SHA-256', async (t) => {
