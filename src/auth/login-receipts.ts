@@ -4,7 +4,7 @@ import { activeFactor, type FactorRow } from './factors.js'
 import type { LoginUser } from './login-user.js'
 import type { SecretBox } from './secret-box.js'
 import { usedStepTtlMs } from './second-factor.js'
-import { timeStep, totpCodes } from './totp.js'
+import { isTotpCode, timeStep, totpCodes } from './totp.js'
 
 export const LOGIN_RECEIPT_TTL_SECONDS = 300
 export const LOGIN_RECEIPT_MAX_ATTEMPTS = 5
@@ -16,8 +16,6 @@ const TAG_BYTES = 16
 const RECEIPT_PATTERN = /^twofold_lr_([A-Za-z0-9_-]{86})$/
 const ZERO_IV = Buffer.alloc(12)
 const UUID_HEX = /^([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})$/i
-
-const TOTP_CODE = /^[0-9]{6}$/
 
 /** Who a coded receipt's second step logs in, kept with it so that step reads no database. */
 export interface ReceiptContext { username: string, enabledAt: Date }
@@ -49,8 +47,8 @@ export function factorBinding (row: FactorRow): string {
  * A TOTP factor's receipt also keeps, for every step it can be redeemed in (its five minutes and
  * the code window either side), an HMAC of that step's code under a key of its own and the
  * receipt's hash, with the user's name and the factor's enabling time: the second step checks
- * the code in the store's script and reads nothing from the database. The secret itself never
- * leaves PostgreSQL, and what the store holds is worth nothing without the service's key and the
+ * the code in the store's script and reads nothing from the database. The secret is never kept
+ * in the store, and what it holds is worth nothing without the service's key and the
  * receipt (a step's hash names six digits only to someone who has both).
  */
 export function createLoginReceipts ({ store, hashKeySource, secretBox, now, window }: { store: EphemeralStore, hashKeySource: Buffer, secretBox: SecretBox, now: () => number, window: number }) {
@@ -133,7 +131,7 @@ export function createLoginReceipts ({ store, hashKeySource, secretBox, now, win
       const hash = hashOf(receipt)
       const current = timeStep(now())
       const candidates: Array<readonly [number, string]> = []
-      if (TOTP_CODE.test(code)) for (let step = current - window; step <= current + window; step++) candidates.push([step, codeHash(hash, step, code)])
+      if (isTotpCode(code)) for (let step = current - window; step <= current + window; step++) candidates.push([step, codeHash(hash, step, code)])
       const result = await store.redeemReceiptCode(userId, hash, { maxAttempts: LOGIN_RECEIPT_MAX_ATTEMPTS, candidates, ttlMs: usedStepTtlMs(window) })
       if (result.status !== 'accepted') return result
       const [username, enabledAt] = JSON.parse(result.context) as [string, number]

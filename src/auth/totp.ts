@@ -17,6 +17,9 @@ export function buildOtpauthUrl (secret: string, issuer: string, username: strin
   return `otpauth://totp/${label}?${params}`
 }
 
+/** Six digits: the only shape a TOTP code here has (anything else matches no step). */
+export const isTotpCode = (code: string) => /^[0-9]{6}$/.test(code)
+
 export const timeStep = (timestampMs: number) => Math.floor(timestampMs / 1000 / TOTP_PERIOD_SECONDS)
 
 /**
@@ -24,7 +27,7 @@ export const timeStep = (timestampMs: number) => Math.floor(timestampMs / 1000 /
  * steps of `timestampMs`. Whether that step was already used is the store's business.
  */
 export function matchTotpStep (secret: string, code: string, timestampMs: number, window: number): number | null {
-  if (!/^[0-9]{6}$/.test(code)) return null
+  if (!isTotpCode(code)) return null
   const delta = TOTP.validate({
     token: code,
     secret: Secret.fromBase32(secret),

@@ -35,6 +35,7 @@ export type ReceiptCodeResult =
   | { status: 'locked', lockedMs: number }
   | { status: 'uncoded' }
 
+/** A login receipt's answer to one code attempt (claimReceiptAttempt), with the factor it was issued for. */
 export type ReceiptClaim =
   | { status: 'claimed', binding: string }
   | { status: 'dead' }

@@ -137,14 +137,15 @@ return 0`
 
 // Lock first (a locked factor says so, with its time), then the receipt's life, then one attempt
 // taken: checked and counted in one step, so a burst on many instances gets at most max attempts.
-// KEYS: receipt, epoch, lock. ARGV: max attempts, the binding expected ('' for any).
-// Returns nil with the attempt taken, else the script's answer: {0} dead, {-1, pttl} locked.
+// KEYS: receipt, epoch, lock. ARGV: max attempts. Which factor it was for is the caller's to
+// compare (the binding comes back with a claim). Returns nil with the attempt taken, else the
+// script's answer: {0} dead, {-1, pttl} locked.
 const TAKE_ATTEMPT = `
 local function takeAttempt (record)
   if not record[1] then return {0} end
   local locked = redis.call('PTTL', KEYS[3])
   if locked > 0 then return {-1, locked} end
-  if record[3] ~= (redis.call('GET', KEYS[2]) or '0') or (ARGV[2] ~= '' and record[1] ~= ARGV[2]) then
+  if record[3] ~= (redis.call('GET', KEYS[2]) or '0') then
     redis.call('DEL', KEYS[1])
     return {0}
   end
@@ -164,8 +165,8 @@ return {1, record[1]}`
 // The second step with a TOTP code in one round trip: the attempt, then the code against the
 // receipt's hashes, then its step, and the receipt spent with an accepted step. A receipt without
 // codes is left untouched ({4}): the caller takes the way that reads the database.
-// KEYS: TAKE_ATTEMPT's, then last step, failures, lockouts. ARGV: max attempts, '' (any binding),
-// ttl ms, then each candidate step with the typed code's hash for it.
+// KEYS: TAKE_ATTEMPT's, then last step, failures, lockouts. ARGV: max attempts, ttl ms, then each
+// candidate step with the typed code's hash for it.
 // Returns {1, step, context} accepted, {3} replayed, {2} rejected, {0} dead, {-1, pttl} locked, {4} no codes.
 const REDEEM_RECEIPT_CODE = `${TAKE_ATTEMPT}${TAKE_STEP}
 local record = redis.call('HMGET', KEYS[1], 'binding', 'attempts', 'epoch', 'floor', 'context')
@@ -173,14 +174,14 @@ if record[1] and not record[4] then return {4} end
 local refused = takeAttempt(record)
 if refused then return refused end
 local step = nil
-for i = 4, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], 'c' .. ARGV[i]) == ARGV[i + 1] then
     step = ARGV[i]
     break
   end
 end
 if not step then return {2} end
-if not takeStep(KEYS[4], KEYS[5], KEYS[6], step, ARGV[3], record[4]) then return {3} end
+if not takeStep(KEYS[4], KEYS[5], KEYS[6], step, ARGV[2], record[4]) then return {3} end
 redis.call('DEL', KEYS[1])
 return {1, tonumber(step), record[5]}`
 
@@ -206,8 +207,8 @@ interface ScriptCommands {
   twofoldReleaseSendInterval: (key: string, takenAt: number) => Promise<number>
   twofoldTakeQuota: (key: string, max: number, windowMs: number) => Promise<[number, number]>
   twofoldPutReceipt: (receipt: string, epoch: string, lock: string, binding: string, ttlMs: number, checkLock: string, ...codes: Array<string | number>) => Promise<number>
-  twofoldClaimReceipt: (receipt: string, epoch: string, lock: string, maxAttempts: number, binding: string) => Promise<[number, string | number | undefined]>
-  twofoldRedeemReceiptCode: (receipt: string, epoch: string, lock: string, lastStep: string, failures: string, lockouts: string, maxAttempts: number, binding: '', ttlMs: number, ...candidates: Array<string | number>) => Promise<[number, number | undefined, string | undefined]>
+  twofoldClaimReceipt: (receipt: string, epoch: string, lock: string, maxAttempts: number) => Promise<[number, string | number | undefined]>
+  twofoldRedeemReceiptCode: (receipt: string, epoch: string, lock: string, lastStep: string, failures: string, lockouts: string, maxAttempts: number, ttlMs: number, ...candidates: Array<string | number>) => Promise<[number, number | undefined, string | undefined]>
   twofoldBumpEpoch: (epoch: string) => Promise<number>
   twofoldForget: (failures: string, lock: string, lockouts: string, smsCode: string, epoch: string) => Promise<number>
   twofoldReadState: (lastStep: string, failures: string, lock: string, smsSend: string, lockouts: string) => Promise<number[]>
@@ -305,14 +306,14 @@ export function createRedisStore (client: Redis | Cluster, keyPrefix: string): E
     },
     async claimReceiptAttempt (userId, hash, maxAttempts) {
       const k = keysOf(userId)
-      const [status, detail] = await call(() => redis.twofoldClaimReceipt(k.receipt(hash), k.receiptEpoch, k.lock, maxAttempts, ''))
+      const [status, detail] = await call(() => redis.twofoldClaimReceipt(k.receipt(hash), k.receiptEpoch, k.lock, maxAttempts))
       if (status === 1) return { status: 'claimed', binding: String(detail) }
       if (status === -1) return { status: 'locked', lockedMs: Number(detail) }
       return { status: 'dead' }
     },
     async redeemReceiptCode (userId, hash, { maxAttempts, candidates, ttlMs }) {
       const k = keysOf(userId)
-      const [status, detail, context] = await call(() => redis.twofoldRedeemReceiptCode(k.receipt(hash), k.receiptEpoch, k.lock, k.lastStep, k.failures, k.lockouts, maxAttempts, '', ttlMs, ...candidates.flat()))
+      const [status, detail, context] = await call(() => redis.twofoldRedeemReceiptCode(k.receipt(hash), k.receiptEpoch, k.lock, k.lastStep, k.failures, k.lockouts, maxAttempts, ttlMs, ...candidates.flat()))
       if (status === 1) return { status: 'accepted', step: Number(detail), context: String(context) }
       if (status === 3) return { status: 'replayed' }
       if (status === 2) return { status: 'rejected' }

@@ -239,6 +239,15 @@ t.test('keyed hash only: the receipt itself is nowhere in Redis', async (t) => {
   const codes = steps.map(step => generateTotpCode(user.secret, step * STEP_MS))
   t.notOk(Object.values(fields).some(v => codes.includes(v)), 'no code in clear')
   t.notOk(values.some(v => v.includes(user.secret)), 'nor the secret')
+  // Each receipt's hashes are its own (keyed with its hash too): a dump can't tell that two
+  // receipts share a code, and what one receipt keeps verifies no code for another.
+  await firstStep(user)
+  const receiptKeys = (await redis.keys(`${app.config.redisKeyPrefix}{u:${user.id}}:tfa:receipt:*`)).filter(k => k !== receiptKey)
+  t.equal(receiptKeys.length, 1, 'a second receipt of the same user')
+  const other = await redis.hgetall(receiptKeys[0]!)
+  const shared = steps.filter(step => other[`c${step}`] !== undefined)
+  t.ok(shared.length > 0, 'sharing steps with the first')
+  t.ok(shared.every(step => other[`c${step}`] !== fields[`c${step}`]), 'with other hashes for the same codes')
 })
 
 t.test('SMS through the receipt: the code sent at the first step is entered at the second', async (t) => {
