@@ -38,8 +38,15 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, com
    * were made from is on (a disable or re-enrolment that raced this login leaves no session).
    * null: the receipt keeps no codes.
    */
-  async function withReceiptCodes (userId: string, input: ReceiptLoginInput, code: string, ctx: RequestContext): Promise<LoginTokens | null> {
-    const result = await receipts.redeemCode(userId, input.receipt, code)
+  async function withReceiptCodes (userId: string, input: ReceiptLoginInput, code: string, ctx: RequestContext, admitted: Promise<number>): Promise<LoginTokens | null> {
+    const [result, wait] = await Promise.all([receipts.redeemCode(userId, input.receipt, code), admitted])
+    if (wait > 0) {
+      // Over a limit: refused whatever the code. The store took it as it takes any code (a wrong
+      // one counts toward the lock, a right one spent the receipt and its step), so a client past
+      // its limit learns nothing from the answer and gets no attempt the receipt did not allow.
+      if (result.status === 'rejected') await secondFactor.codeRejected(userId, ctx)
+      throw new AppError('rateLimited', { retryAfterSeconds: wait })
+    }
     if (result.status === 'uncoded') return null
     if (result.status === 'dead') throw new AppError('loginReceiptInvalid')
     if (result.status === 'locked') {
@@ -84,13 +91,19 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, com
      * has its own 401: start again. A TOTP code goes against the receipt's own codes in one store
      * step (the common case); an SMS or recovery code, or a receipt that keeps no codes, reads the
      * user and the factor, claims the attempt first and spends after.
+     *
+     * `admitted`: the rate limits' count, 0 or the seconds to wait (429), sent just before this
+     * is called so that a TOTP code's store step goes to Redis in the same write; the other
+     * paths wait for it before they touch anything.
      */
-    async loginWithReceipt (userId: string, input: ReceiptLoginInput, ctx: RequestContext = {}): Promise<LoginTokens> {
+    async loginWithReceipt (userId: string, input: ReceiptLoginInput, ctx: RequestContext = {}, admitted: Promise<number> = Promise.resolve(0)): Promise<LoginTokens> {
       const typedTotp = input.totp === undefined || input.totp.trim() === '' ? undefined : normalizeTotpInput(input.totp)
       if (typedTotp !== undefined) {
-        const tokens = await withReceiptCodes(userId, input, typedTotp, ctx)
+        const tokens = await withReceiptCodes(userId, input, typedTotp, ctx, admitted)
         if (tokens !== null) return tokens
       }
+      const wait = await admitted
+      if (wait > 0) throw new AppError('rateLimited', { retryAfterSeconds: wait })
       const user = await findLoginUser(prisma, { id: userId })
       const factor = activeFactor(user?.twoFactor)
       if (user === null || factor === null || user.twoFactor === null) throw new AppError('loginReceiptInvalid')

@@ -8,7 +8,27 @@ type RedisStoreCtor = new (continueExceeding: boolean, exponentialBackoff: boole
 
 // The plugin's own Redis store (its atomic INCR + PEXPIRE script), reached by path: the package
 // exports nothing else, and a copy of its Lua here would drift from it.
-const RedisStore = createRequire(import.meta.url)('@fastify/rate-limit/store/RedisStore.js') as RedisStoreCtor
+const requireStore = createRequire(import.meta.url)
+const RedisStore = requireStore('@fastify/rate-limit/store/RedisStore.js') as RedisStoreCtor
+const LocalStore = requireStore('@fastify/rate-limit/store/LocalStore.js') as new (continueExceeding: boolean, exponentialBackoff: boolean, cache: number) => PluginStore
+
+/** What a limit's count says: the requests counted in its window, and the milliseconds left of it. */
+export interface Count { current: number, ttl: number }
+
+/**
+ * The plugin's own counters, called directly (its atomic INCR + PEXPIRE script on Redis, its LRU
+ * in memory): `incr` sends its command before it returns, so the counts of several limits (and
+ * the call that follows them) can leave in one write (store/redis-client.ts inOneWrite).
+ * createRateLimit awaits before it sends.
+ */
+export function limitCounters (redis: RedisClient | undefined, nameSpace: string): { incr: (key: string, timeWindow: number, max: number) => Promise<Count> } {
+  const store = redis === undefined ? new LocalStore(false, false, 5000) : new RedisStore(false, false, redis, nameSpace)
+  return {
+    incr: async (key, timeWindow, max) => await new Promise<Count>((resolve, reject) => {
+      store.incr(key, (err, res) => { if (err !== null && err !== undefined) reject(err); else resolve(res as Count) }, timeWindow, max)
+    })
+  }
+}
 
 /**
  * The plugin's Redis store names a limiter's keys after its route's method and URL, and a

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AppError } from '../errors.js'
-import { namedKeyRedisStore } from './rate-limit-store.js'
+import { inOneWrite } from '../store/redis-client.js'
+import { limitCounters, namedKeyRedisStore } from './rate-limit-store.js'
 import { refuse } from './refusal.js'
 
 /** A limit as a hook, for onRequest or preHandler alike. */
@@ -17,7 +18,10 @@ export interface Limit extends LimitHook {
   known: LimitHook
   /** Seconds until a known verdict ends for this request's key, 0 when none is known. */
   knownFor: (request: FastifyRequest) => number
-  /** Counts the request: 0 when it is allowed, otherwise the seconds to wait. */
+  /**
+   * Counts the request: 0 when it is allowed, otherwise the seconds to wait. Its Redis calls are
+   * sent before it returns, so that calls made right after can go in the same write (inOneWrite).
+   */
   count: (request: FastifyRequest) => Promise<number>
 }
 
@@ -33,10 +37,10 @@ declare module 'fastify' {
      */
     limitBy: (name: string, key: (request: FastifyRequest) => string, opts: { max: number, timeWindow: number }) => Limit
     /**
-     * Several limits counted in one round (their Redis calls sent together, answered together)
+     * Several limits counted in one round (their Redis calls in one write, answered together)
      * instead of one after the other; refused when any is over, with the longest wait.
      */
-    limitTogether: (...limits: Limit[]) => LimitHook
+    limitTogether: (...limits: Limit[]) => Limit
   }
 }
 
@@ -54,13 +58,19 @@ export default fp(async function rateLimitPlugin (app) {
   })
 
   // The plugin's own handlers run once per request (the first one marks the request), so two
-  // limits on one route need the bare check. Once a key is over its limit it stays so until its
+  // limits on one route count with its counters directly.
+  const counters = limitCounters(app.redis, `${app.config.redisKeyPrefix}rate-limit:`)
+  // Once a key is over its limit it stays so until its
   // window ends, on every instance, so that verdict is kept here too: a flood is then refused
   // from memory, without a Redis round trip per request.
   const exceededUntil = new Map<string, number>()
 
   /** The longest wait any of `limits` already knows for the request's keys, 0 when none does. */
   const knownWait = (limits: Counter[], request: FastifyRequest) => limits.reduce((wait, l) => Math.max(wait, l.knownFor(request)), 0)
+
+  /** Every limit counted, their calls in one write: the longest wait, 0 when all allow the request. */
+  const countAll = async (limits: Counter[], request: FastifyRequest): Promise<number> =>
+    Math.max(...await Promise.all(inOneWrite(app.redis, () => limits.map((l) => l.count(request)))))
 
   // Callback style: a flood answered from memory is refused synchronously, pre-serialized,
   // about as cheaply as a hello-world (no promise, no Error, no error handler). Otherwise every
@@ -71,8 +81,7 @@ export default fp(async function rateLimitPlugin (app) {
     return function limit (request, reply, done) {
       const known = knownWait(limits, request)
       if (known > 0) return refuse(reply, 'rateLimited', known)
-      Promise.all(limits.map((l) => l.count(request))).then((waits) => {
-        const wait = Math.max(...waits)
+      countAll(limits, request).then((wait) => {
         if (wait > 0) refuse(reply, 'rateLimited', wait); else done()
       }, (err: unknown) => { done(err as Error) })
     }
@@ -80,7 +89,6 @@ export default fp(async function rateLimitPlugin (app) {
 
   app.decorate('limitBy', (name: string, key: (request: FastifyRequest) => string, { max, timeWindow }: { max: number, timeWindow: number }): Limit => {
     const keyOf = (request: FastifyRequest) => `${name}:${key(request)}`
-    const check = app.createRateLimit({ max, timeWindow, keyGenerator: keyOf })
     const knownFor = (request: FastifyRequest): number => {
       const k = keyOf(request)
       const until = exceededUntil.get(k)
@@ -91,11 +99,12 @@ export default fp(async function rateLimitPlugin (app) {
       return 0
     }
     const count = async (request: FastifyRequest): Promise<number> => {
-      const result = await check(request)
-      if (result.isAllowed || !result.isExceeded) return 0
+      const k = keyOf(request)
+      const { current, ttl } = await counters.incr(k, timeWindow, max)
+      if (current <= max) return 0
       if (exceededUntil.size >= 100_000) pruneExpired()
-      exceededUntil.set(keyOf(request), app.now() + result.ttl)
-      return result.ttlInSeconds
+      exceededUntil.set(k, app.now() + ttl)
+      return Math.ceil(ttl / 1000)
     }
     const self: Counter = { knownFor, count }
     const known: LimitHook = function knownLimit (request, reply, done) {
@@ -106,7 +115,18 @@ export default fp(async function rateLimitPlugin (app) {
     return Object.assign(counting([self]), self, { known })
   })
 
-  app.decorate('limitTogether', (...limits: Limit[]): LimitHook => counting(limits))
+  app.decorate('limitTogether', (...limits: Limit[]): Limit => {
+    const self: Counter = {
+      knownFor: (request) => knownWait(limits, request),
+      count: async (request) => await countAll(limits, request)
+    }
+    const known: LimitHook = function knownLimits (request, reply, done) {
+      const wait = self.knownFor(request)
+      if (wait > 0) return refuse(reply, 'rateLimited', wait)
+      done()
+    }
+    return Object.assign(counting(limits), self, { known })
+  })
 
   function pruneExpired () {
     const now = app.now()

@@ -5,6 +5,7 @@ import { BrowserSessionHeadersSchema } from '../schemas/sessions.js'
 import { LoginBodySchema, LoginUnauthorizedResponse, ReceiptLoginBodySchema, ReceiptUnauthorizedResponse } from '../schemas/login.js'
 import { errorResponses } from '../schemas/responses.js'
 import type { LimitHook } from '../plugins/rate-limit.js'
+import { inOneWrite } from '../store/redis-client.js'
 import { contextOf } from './context.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
@@ -78,23 +79,26 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   const limitIpAndUser = app.limitTogether(limitPerIp, limitReceiptPerUser)
   // A receipt that opens to no user is refused, after its address is counted (guessing
-  // receipts costs an address its limit like guessing passwords).
-  const limitIpAndOwner: LimitHook = (request, reply, done) => {
-    let invalid: Error | undefined
+  // receipts costs an address its limit like guessing passwords). One that opens is counted in
+  // the handler, in the same Redis write as its code (loginWithReceipt); an address or a user
+  // already known to be over is refused here, from memory.
+  const ownerOrRefusal: LimitHook = (request, reply, done) => {
+    let owner: string
     try {
-      owners.set(request, app.accounts.receiptOwner((request.body as { receipt: string }).receipt))
+      owner = app.accounts.receiptOwner((request.body as { receipt: string }).receipt)
     } catch (err) {
-      invalid = err as Error
+      limitPerIp(request, reply, (limitErr) => { done(limitErr ?? err as Error) })
+      return
     }
-    const limit = invalid === undefined ? limitIpAndUser : limitPerIp
-    limit(request, reply, (err) => { done(err ?? invalid) })
+    owners.set(request, owner)
+    limitIpAndUser.known(request, reply, done)
   }
 
   app.post('/login/tfa', {
     // No hash slot to guard here, so the per-IP count can wait for the body and go to Redis
-    // with the per-user one, in one round; an address known to be over is refused at once.
+    // with the per-user one and the code; an address known to be over is refused at once.
     onRequest: [limitPerIp.known],
-    preHandler: [limitIpAndOwner],
+    preHandler: [ownerOrRefusal],
     schema: {
       tags: ['authentication'],
       operationId: 'loginWithReceipt',
@@ -112,7 +116,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         200: Type.Ref('TokenResponse', { description: 'Logged in, as by POST /login: `amr` `["pwd","otp","mfa"]`, `["pwd","sms","mfa"]` or `["pwd","mfa"]` (recovery code).' }),
         ...errorResponses({
           400: 'Invalid body.',
-          429: 'Too many attempts from this client or for this user (`Retry-After`), or the second factor is locked after repeated wrong codes (`Retry-After`).',
+          429: 'Too many attempts from this client or for this user (`Retry-After`): the code sent is taken as an attempt all the same (a right one spends the receipt); or the second factor is locked after repeated wrong codes (`Retry-After`).',
           503: 'A backing service is down; retry after `Retry-After`.'
         }),
         401: ReceiptUnauthorizedResponse
@@ -121,7 +125,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const ctx = contextOf(request)
     const owner = owners.get(request) ?? ''
-    return await app.accounts.loginWithReceipt(owner, request.body, ctx)
+    // The limits' counts and the code's store step leave in one write: one round trip, not two.
+    return await inOneWrite(app.redis, () => app.accounts.loginWithReceipt(owner, request.body, ctx, limitIpAndUser.count(request)))
   })
 }
 

@@ -35,3 +35,19 @@ export function createRedisClient (config: Pick<Config, 'redisUrl' | 'redisClust
   if (config.redisUrl !== undefined) return new Redis(config.redisUrl, { ...COMMON, retryStrategy: retry })
   return undefined
 }
+
+/**
+ * Runs `send`, which sends several commands before it returns, with the connection's socket
+ * corked: they leave in one write and reach Redis in one read, where each would otherwise wake
+ * Redis (and then this process) on its own, which on cores bcrypt keeps busy costs more than the
+ * commands (README "Performance"). A cluster's commands go to their slots' nodes as they are.
+ */
+export function inOneWrite<T> (client: RedisClient | undefined, send: () => T): T {
+  const socket = client instanceof Redis ? client.stream : undefined
+  socket?.cork()
+  try {
+    return send()
+  } finally {
+    socket?.uncork()
+  }
+}

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
 import t from 'tap'
 import { LOGIN_RECEIPT_TTL_SECONDS } from '../../src/auth/login-receipts.js'
 import { generateTotpCode } from '../../src/auth/totp.js'
-import { buildTestApp, createTestDatabase, TestClock, testConfig } from '../helper.js'
+import { buildTestApp, createTestDatabase, TEST_REDIS_CLUSTER_NODES, TestClock, testConfig } from '../helper.js'
 import {
   amrOf, bearer, createTfaUser, enrolSms, INVALID_CREDENTIALS_BODY, login, loginWithReceipt, plainUser, randomUsername,
   RECEIPT_INVALID_BODY, receiptOf, STEP_MS, TFA_LOCKED_BODY, TFA_REQUIRED_BODY, wrongCode,
@@ -274,6 +275,66 @@ t.test('rate limited per client IP and per user', async (t) => {
   for (let i = 0; i < 3; i++) perIp.push((await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.9', payload: { receipt: 'twofold_lr_nothing', totp: '1' } })).statusCode)
   t.same(perIp, [401, 401, 401])
   t.equal((await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.9', payload: { receipt: 'twofold_lr_nothing', totp: '1' } })).statusCode, 429, 'one address')
+})
+
+t.test('over the limit: 429 whatever the code, and the code counts as the attempt it was', async (t) => {
+  const limited = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, RATE_LIMIT_LOGIN_MAX: '2' }), { now: clock.now })
+  const sessionsOf = async (userId: string) => await limited.prisma.session.count({ where: { userId } })
+  /** An address over its limit (receipts that open to no one count toward it alone), and a receipt for `user`. */
+  const overTheLimit = async (user: { username: string, password: string }, address: string) => {
+    const receipt = receiptOf(await limited.inject({ method: 'POST', url: '/login', remoteAddress: '192.0.2.7', payload: { username: user.username, password: user.password } }))
+    for (let i = 0; i < 2; i++) {
+      const res = await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: address, payload: { receipt: 'twofold_lr_nothing', totp: '123456' } })
+      t.equal(res.body, RECEIPT_INVALID_BODY)
+    }
+    return receipt
+  }
+
+  const right = await createTfaUser(limited, clock)
+  const receipt = await overTheLimit(right, '203.0.113.20')
+  const before = await sessionsOf(right.id)
+  const refused = await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.20', payload: { receipt, totp: right.code() } })
+  t.equal(refused.statusCode, 429, 'the right code, from an address over its limit')
+  t.match(refused.headers['retry-after'], /^[1-9][0-9]*$/)
+  t.equal(refused.headers['x-tfa-receipt'], undefined)
+  t.equal(await sessionsOf(right.id), before, 'no session')
+  clock.advance(STEP_MS)
+  const elsewhere = await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.21', payload: { receipt, totp: right.code() } })
+  t.equal(elsewhere.body, RECEIPT_INVALID_BODY, 'the receipt was spent by that code, so a client past its limit gets no answer to learn from and no try to spare')
+
+  const wrong = await createTfaUser(limited, clock)
+  const second = await overTheLimit(wrong, '203.0.113.22')
+  const refusedWrong = await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.22', payload: { receipt: second, totp: wrongCode(wrong.secret, clock.now()) } })
+  t.equal(refusedWrong.statusCode, 429, 'a wrong code over the limit: the same 429')
+  t.equal(await limited.secondFactor.failures(wrong.id), 1, 'and it counts toward the lock like any wrong code')
+  const next = await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.23', payload: { receipt: second, totp: wrong.code() } })
+  t.equal(next.statusCode, 200, 'the receipt goes on within its attempts, from an address under its limit')
+})
+
+/** The writes the service makes to its Redis connection's socket (a single node's; none on a cluster). */
+function countRedisWrites (t: { teardown: (fn: () => unknown) => void }, on: typeof app): { writes: number } | undefined {
+  const redis = on.redis
+  if (!(redis instanceof Redis)) return undefined
+  const socket = redis.stream as unknown as { _write: (...args: unknown[]) => unknown, _writev: (...args: unknown[]) => unknown }
+  const { _write: write, _writev: writev } = socket
+  const counted = { writes: 0 }
+  socket._write = function (...args: unknown[]) { counted.writes++; return write.apply(this, args) }
+  socket._writev = function (...args: unknown[]) { counted.writes++; return writev.apply(this, args) }
+  t.teardown(() => { Object.assign(socket, { _write: write, _writev: writev }) })
+  return counted
+}
+
+t.test('the limits\' counts leave in one write with what follows them: one Redis round per step', { skip: TEST_REDIS_CLUSTER_NODES !== undefined && 'a cluster sends each command to its own node' }, async (t) => {
+  const counted = countRedisWrites(t, app)
+  if (counted === undefined) throw new Error('a single Redis node was expected')
+  const user = await createTfaUser(app, clock)
+  counted.writes = 0
+  const { receipt } = await firstStep(user)
+  t.equal(counted.writes, 2, 'POST /login: the address and the username counted in one write, then the receipt')
+  counted.writes = 0
+  const ok = await loginWithReceipt(app, { receipt, totp: user.code() })
+  t.equal(ok.statusCode, 200, ok.body)
+  t.equal(counted.writes, 1, 'POST /login/tfa: the address, the user and the code in one write')
 })
 
 /**
