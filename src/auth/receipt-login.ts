@@ -97,6 +97,9 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, com
      * paths wait for it before they touch anything.
      */
     async loginWithReceipt (userId: string, input: ReceiptLoginInput, ctx: RequestContext = {}, admitted: Promise<number> = Promise.resolve(0)): Promise<LoginTokens> {
+      // A count that fails (Redis away) fails the request where it is awaited; this keeps it from
+      // also becoming an unhandled rejection should something throw before that.
+      admitted.catch(() => {})
       const typedTotp = input.totp === undefined || input.totp.trim() === '' ? undefined : normalizeTotpInput(input.totp)
       if (typedTotp !== undefined) {
         const tokens = await withReceiptCodes(userId, input, typedTotp, ctx, admitted)
