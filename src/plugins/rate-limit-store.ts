@@ -18,7 +18,7 @@ export interface Count { current: number, ttl: number }
 /**
  * The plugin's own counters, called directly (its atomic INCR + PEXPIRE script on Redis, its LRU
  * in memory): `incr` sends its command before it returns, so the counts of several limits (and
- * the call that follows them) can leave in one write (store/redis-client.ts inOneWrite).
+ * the call that follows them) can leave in one write (store/redis-client.ts inOneWrite), where
  * createRateLimit awaits before it sends.
  */
 export function limitCounters (redis: RedisClient | undefined, nameSpace: string): { incr: (key: string, timeWindow: number, max: number) => Promise<Count> } {

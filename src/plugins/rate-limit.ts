@@ -57,12 +57,12 @@ export default fp(async function rateLimitPlugin (app) {
     errorResponseBuilder: (_request, context) => new AppError('rateLimited', { retryAfterSeconds: Math.ceil(context.ttl / 1000) })
   })
 
-  // The plugin's own handlers run once per request (the first one marks the request), so two
-  // limits on one route count with its counters directly.
+  // The plugin's own handlers run once per request (the first one marks the request), and its
+  // createRateLimit awaits before it sends: limits count with its counters directly.
   const counters = limitCounters(app.redis, `${app.config.redisKeyPrefix}rate-limit:`)
-  // Once a key is over its limit it stays so until its
-  // window ends, on every instance, so that verdict is kept here too: a flood is then refused
-  // from memory, without a Redis round trip per request.
+  // Once a key is over its limit it stays so until its window ends, on every instance, so that
+  // verdict is kept here too: a flood is then refused from memory, without a Redis round trip
+  // per request.
   const exceededUntil = new Map<string, number>()
 
   /** The longest wait any of `limits` already knows for the request's keys, 0 when none does. */
