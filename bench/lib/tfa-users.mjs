@@ -41,7 +41,8 @@ async function enrol (base, user, code) {
 /**
  * Replay protection lets a code in once: every TFA login gets a user of its own. Enough for three
  * scenarios at 1.5 × the ceiling's rate (code appended, code in `totp`, the two-step login with a
- * receipt, whose queue also gives the remembered devices theirs), plus one for the wrong-code scenario.
+ * receipt, whose queue also gives the remembered devices theirs and its warm-up of half the
+ * duration its users), each user twice (the queue's second round), plus one for the wrong-code scenario.
  */
 export async function prepareTfaUsers ({ server, db, hash, ceilingRps, code }) {
   const perScenario = Math.ceil(Math.max(ceilingRps, 40) * D * 1.5) + 50

@@ -1295,7 +1295,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many attempts from this client or for this user (`Retry-After`): the code sent is taken as an attempt all the same (a right one spends the receipt); or the second factor is locked after repeated wrong codes (`Retry-After`). */
+            /** @description Too many attempts from this client or for this user (`Retry-After`): a TOTP code sent is taken as an attempt all the same (a right one spends the receipt); or the second factor is locked after repeated wrong codes (`Retry-After`). */
             429: {
                 headers: {
                     [name: string]: unknown;

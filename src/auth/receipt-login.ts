@@ -23,7 +23,7 @@ interface Deps {
   completeLogin: CompleteLogin
 }
 
-type FailReason = 'code' | 'replayed' | 'locked'
+type FailReason = 'code' | 'replayed' | 'locked' | 'rate_limited'
 
 /** POST /login/tfa: the code after the receipt, instead of the password again. */
 export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, completeLogin }: Deps) {
@@ -39,13 +39,18 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, com
    * null: the receipt keeps no codes.
    */
   async function withReceiptCodes (userId: string, input: ReceiptLoginInput, code: string, ctx: RequestContext, admitted: Promise<number>): Promise<LoginTokens | null> {
-    const [result, wait] = await Promise.all([receipts.redeemCode(userId, input.receipt, code), admitted])
-    if (wait > 0) {
-      // Over a limit: refused whatever the code. The store took it as it takes any code (a wrong
-      // one counts toward the lock, a right one spent the receipt and its step), so a client past
-      // its limit learns nothing from the answer and gets no attempt the receipt did not allow.
+    const [redeemed, counted] = await Promise.allSettled([receipts.redeemCode(userId, input.receipt, code), admitted])
+    if (redeemed.status === 'rejected') throw redeemed.reason
+    const result = redeemed.value
+    if (counted.status === 'rejected' || counted.value > 0) {
+      // Over a limit (or not counted: fail closed): refused whatever the code. The store took it
+      // as it takes any code, a wrong one counting toward the lock as always and a right one
+      // having spent the receipt and its step, so a client past its limit gets no attempt the
+      // receipt did not allow, and a right code it learns of is one already used.
       if (result.status === 'rejected') await secondFactor.codeRejected(userId, ctx)
-      throw new AppError('rateLimited', { retryAfterSeconds: wait })
+      if (result.status !== 'uncoded' && result.status !== 'dead') failed(userId, ctx, 'rate_limited')
+      if (counted.status === 'rejected') throw counted.reason
+      throw new AppError('rateLimited', { retryAfterSeconds: counted.value })
     }
     if (result.status === 'uncoded') return null
     if (result.status === 'dead') throw new AppError('loginReceiptInvalid')

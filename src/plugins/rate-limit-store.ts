@@ -16,10 +16,11 @@ const LocalStore = requireStore('@fastify/rate-limit/store/LocalStore.js') as ne
 export interface Count { current: number, ttl: number }
 
 /**
- * The plugin's own counters, called directly (its atomic INCR + PEXPIRE script on Redis, its LRU
- * in memory): `incr` sends its command before it returns, so the counts of several limits (and
- * the call that follows them) can leave in one write (store/redis-client.ts inOneWrite), where
- * createRateLimit awaits before it sends.
+ * One limit's counters, the plugin's own called directly (its atomic INCR + PEXPIRE script on
+ * Redis, its LRU in memory, one per limit as the plugin gives each limit its child store, so
+ * keys of one limit can't push another's out): `incr` sends its command before it returns, so
+ * the counts of several limits (and the call that follows them) can leave in one write
+ * (store/redis-client.ts inOneWrite), where createRateLimit awaits before it sends.
  */
 export function limitCounters (redis: RedisClient | undefined, nameSpace: string): { incr: (key: string, timeWindow: number, max: number) => Promise<Count> } {
   const store = redis === undefined ? new LocalStore(false, false, 5000) : new RedisStore(false, false, redis, nameSpace)
@@ -31,10 +32,9 @@ export function limitCounters (redis: RedisClient | undefined, nameSpace: string
 }
 
 /**
- * The plugin's Redis store names a limiter's keys after its route's method and URL, and a
- * limiter made with createRateLimit has neither: every key came out as
- * `<prefix>rate-limit:undefinedundefined-<key>`. Each limitBy key already starts with the
- * limit's name, so this store keeps the namespace as it is: `<prefix>rate-limit:<name>:<key>`.
+ * The plugin's Redis store for the limits routes declare in their config (`config.rateLimit`),
+ * named by their own key generators (`token-ip:<ip>`): `<prefix>rate-limit:<key>`, with nothing
+ * of the route's method and URL added, like the limitBy keys.
  */
 export function namedKeyRedisStore (redis: RedisClient, nameSpace: string): FastifyRateLimitStoreCtor {
   return class NamedKeyRedisStore implements FastifyRateLimitStore {

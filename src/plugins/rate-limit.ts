@@ -59,7 +59,7 @@ export default fp(async function rateLimitPlugin (app) {
 
   // The plugin's own handlers run once per request (the first one marks the request), and its
   // createRateLimit awaits before it sends: limits count with its counters directly.
-  const counters = limitCounters(app.redis, `${app.config.redisKeyPrefix}rate-limit:`)
+  const nameSpace = `${app.config.redisKeyPrefix}rate-limit:`
   // Once a key is over its limit it stays so until its window ends, on every instance, so that
   // verdict is kept here too: a flood is then refused from memory, without a Redis round trip
   // per request.
@@ -89,6 +89,7 @@ export default fp(async function rateLimitPlugin (app) {
 
   app.decorate('limitBy', (name: string, key: (request: FastifyRequest) => string, { max, timeWindow }: { max: number, timeWindow: number }): Limit => {
     const keyOf = (request: FastifyRequest) => `${name}:${key(request)}`
+    const counters = limitCounters(app.redis, nameSpace)
     const knownFor = (request: FastifyRequest): number => {
       const k = keyOf(request)
       const until = exceededUntil.get(k)

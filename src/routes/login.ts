@@ -116,7 +116,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         200: Type.Ref('TokenResponse', { description: 'Logged in, as by POST /login: `amr` `["pwd","otp","mfa"]`, `["pwd","sms","mfa"]` or `["pwd","mfa"]` (recovery code).' }),
         ...errorResponses({
           400: 'Invalid body.',
-          429: 'Too many attempts from this client or for this user (`Retry-After`): the code sent is taken as an attempt all the same (a right one spends the receipt); or the second factor is locked after repeated wrong codes (`Retry-After`).',
+          429: 'Too many attempts from this client or for this user (`Retry-After`): a TOTP code sent is taken as an attempt all the same (a right one spends the receipt); or the second factor is locked after repeated wrong codes (`Retry-After`).',
           503: 'A backing service is down; retry after `Retry-After`.'
         }),
         401: ReceiptUnauthorizedResponse

@@ -300,7 +300,9 @@ t.test('over the limit: 429 whatever the code, and the code counts as the attemp
   t.equal(await sessionsOf(right.id), before, 'no session')
   clock.advance(STEP_MS)
   const elsewhere = await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.21', payload: { receipt, totp: right.code() } })
-  t.equal(elsewhere.body, RECEIPT_INVALID_BODY, 'the receipt was spent by that code, so a client past its limit gets no answer to learn from and no try to spare')
+  t.equal(elsewhere.body, RECEIPT_INVALID_BODY, 'the receipt was spent by that code: a right code a client past its limit learns of is one already used')
+  const { events } = await limited.audit.list(right.id, {})
+  t.ok(events.some(e => e.type === 'login.failed' && e.detail?.reason === 'rate_limited'), 'audited as a failed login, rate limited')
 
   const wrong = await createTfaUser(limited, clock)
   const second = await overTheLimit(wrong, '203.0.113.22')
@@ -310,6 +312,26 @@ t.test('over the limit: 429 whatever the code, and the code counts as the attemp
   const next = await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: '203.0.113.23', payload: { receipt: second, totp: wrong.code() } })
   t.equal(next.statusCode, 200, 'the receipt goes on within its attempts, from an address under its limit')
 })
+
+for (const store of ['redis', 'memory'] as const) {
+  t.test(`a user known to be over its limit is refused from memory, nothing taken (${store})`, async (t) => {
+    const limited = await buildTestApp(t, testConfig({ DATABASE_URL: databaseUrl, RATE_LIMIT_LOGIN_MAX: '2', ...(store === 'memory' ? { REDIS_URL: undefined } : {}) }), { now: clock.now })
+    const user = await createTfaUser(limited, clock)
+    const receipt = receiptOf(await limited.inject({ method: 'POST', url: '/login', remoteAddress: '192.0.2.8', payload: { username: user.username, password: user.password } }))
+    const send = async (address: string, totp: string) => await limited.inject({ method: 'POST', url: '/login/tfa', remoteAddress: address, payload: { receipt, totp } })
+    t.equal((await send('198.51.100.31', wrongCode(user.secret, clock.now()))).body, TFA_REQUIRED_BODY)
+    t.equal((await send('198.51.100.32', wrongCode(user.secret, clock.now()))).body, TFA_REQUIRED_BODY)
+    t.equal((await send('198.51.100.33', wrongCode(user.secret, clock.now()))).statusCode, 429, 'the third code for the user: counted over the limit, and taken')
+    t.equal(await limited.secondFactor.failures(user.id), 3)
+    const fromMemory = await send('198.51.100.34', wrongCode(user.secret, clock.now()))
+    t.equal(fromMemory.statusCode, 429, 'the fourth: the user is known to be over')
+    t.match(fromMemory.headers['retry-after'], /^[1-9][0-9]*$/)
+    t.equal(await limited.secondFactor.failures(user.id), 3, 'nothing taken: no failure counted')
+    const stepBefore = (await limited.store.state(user.id)).lastStep
+    t.equal((await send('198.51.100.35', user.code())).statusCode, 429, 'a right code too')
+    t.equal((await limited.store.state(user.id)).lastStep, stepBefore, 'and its step was not taken')
+  })
+}
 
 /** The writes the service makes to its Redis connection's socket (a single node's; none on a cluster). */
 function countRedisWrites (t: { teardown: (fn: () => unknown) => void }, on: typeof app): { writes: number } | undefined {

@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { DependencyUnavailableError } from '../../src/errors.js'
 import { buildTestApp, createTestDatabase, sharedEnv, TestClock, testConfig } from '../helper.js'
-import { bearer, createTfaUser, login, TFA_REQUIRED_BODY, UNAVAILABLE_BODY } from '../flows.js'
+import { bearer, createTfaUser, login, receiptOf, TFA_REQUIRED_BODY, UNAVAILABLE_BODY } from '../flows.js'
 
 // Nothing listens on this port: the instance built on it has lost its Redis.
 const DEAD_REDIS_URL = 'redis://127.0.0.1:6391'
@@ -51,6 +51,19 @@ t.test('login with a valid code on the instance without Redis: 503, never 200; t
   const again = await login(healthy, { username: user.username, password: user.password, totp: code })
   t.equal(again.body, TFA_REQUIRED_BODY)
   t.equal((await healthy.inject({ method: 'GET', url: '/tfa', headers: bearer(user.token) })).json().recovery_codes_left, 10, 'no recovery code spent')
+})
+
+t.test('the second step on the instance without Redis: 503, and the receipt and code still work elsewhere', async (t) => {
+  const user = await createTfaUser(healthy, clock)
+  const receipt = receiptOf(await login(healthy, { username: user.username, password: user.password }))
+  const code = user.code()
+  const res = await dead.inject({ method: 'POST', url: '/login/tfa', payload: { receipt, totp: code } })
+  t.equal(res.statusCode, 503, 'neither the limits nor the code could be counted: fail closed')
+  t.equal(res.body, UNAVAILABLE_BODY)
+  t.match(String(res.headers['retry-after']), /^[0-9]+$/)
+  await t.rejects(dead.accounts.loginWithReceipt(user.id, { receipt, totp: code }, {}, Promise.resolve(0)), DependencyUnavailableError)
+  const ok = await healthy.inject({ method: 'POST', url: '/login/tfa', payload: { receipt, totp: code } })
+  t.equal(ok.statusCode, 200, 'nothing was taken: the same receipt and code log in once on the healthy instance')
 })
 
 t.test('disable on the instance without Redis: 503 and TFA stays on', async (t) => {
