@@ -88,16 +88,17 @@ async function warmedUp (warmUp) {
   await sleep(1000)
 }
 
-/** One device's login, its rotated token kept; a 503 waits its Retry-After, as a well-behaved client does. */
-async function deviceLogin (base, device) {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const res = await post(base, '/login', { username: device.username, password: PASSWORD, device_token: device.token })
-    const body = await res.json()
-    if (res.status === 200) { device.token = body.device_token; return }
-    if (res.status !== 503) throw new Error(`trusted-device warm-up: ${res.status} ${JSON.stringify(body)}`)
+/**
+ * POST /login, a 503 waiting its Retry-After as a well-behaved client does (the logins the last
+ * load abandoned when it stopped may still hold every hash slot); the last answer and its body.
+ */
+async function loginPatiently (base, body) {
+  for (let attempt = 1; ; attempt++) {
+    const res = await post(base, '/login', body)
+    if (res.status !== 503 || attempt === 5) return { res, body: await res.json() }
+    await res.text()
     await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000)
   }
-  throw new Error('trusted-device warm-up: 503 five times')
 }
 
 export async function twoStep ({ server, queues, code }) {
@@ -116,16 +117,7 @@ export async function twoStep ({ server, queues, code }) {
   const devices = []
   for (let i = 0; i < CONNECTIONS; i++) {
     const user = queues.receipt.next()
-    // The logins the last run abandoned when it stopped may still hold every hash slot: a 503
-    // here waits its Retry-After, as a well-behaved client does.
-    let res
-    for (let attempt = 0; attempt < 5; attempt++) {
-      res = await post(server.base, '/login', { username: user.username, password: PASSWORD, totp: code(user.secret, Date.now() + user.offsetMs), remember_device: true })
-      if (res.status !== 503) break
-      await res.text()
-      await new Promise((resolve) => setTimeout(resolve, Number(res.headers.get('retry-after') ?? 1) * 1000))
-    }
-    const body = await res.json()
+    const { res, body } = await loginPatiently(server.base, { username: user.username, password: PASSWORD, totp: code(user.secret, Date.now() + user.offsetMs), remember_device: true })
     if (res.status !== 200 || body.device_token === undefined) throw new Error(`remember device: ${res.status} ${JSON.stringify(body)}`)
     devices.push({ username: user.username, token: body.device_token })
   }
@@ -133,7 +125,13 @@ export async function twoStep ({ server, queues, code }) {
   // whose rotated token never came back would be a reused token next time (revoked).
   await warmedUp(async () => {
     const until = Date.now() + WARM_UP_SECONDS * 1000
-    while (Date.now() < until) await Promise.all(devices.map((device) => deviceLogin(server.base, device)))
+    while (Date.now() < until) {
+      await Promise.all(devices.map(async (device) => {
+        const { res, body } = await loginPatiently(server.base, { username: device.username, password: PASSWORD, device_token: device.token })
+        if (res.status !== 200) throw new Error(`trusted-device warm-up: ${res.status} ${JSON.stringify(body)}`)
+        device.token = body.device_token
+      }))
+    }
   })
   const trustedDeviceLogin = await besideCeiling(() => measure(server.pid, async () => {
     const byStatus = new Map()

@@ -30,6 +30,7 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, com
   const failed = (userId: string, ctx: RequestContext, reason: FailReason) => { audit.record('login.failed', userId, ctx, { action: 'login', reason, receipt: true }) }
   // The documented 401 again, with the same receipt: it goes on within its attempts.
   const again = (method: string, receipt: string) => new AppError('tfaRequired', { headers: { 'x-tfa-method': method, 'x-tfa-receipt': receipt } })
+  const overLimit = (waitSeconds: number) => new AppError('rateLimited', { retryAfterSeconds: waitSeconds })
 
   /**
    * A TOTP code against the hashes its receipt keeps (login-receipts.ts): one store step takes
@@ -50,7 +51,7 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, com
       if (result.status === 'rejected') await secondFactor.codeRejected(userId, ctx)
       if (result.status !== 'uncoded' && result.status !== 'dead') failed(userId, ctx, 'rate_limited')
       if (counted.status === 'rejected') throw counted.reason
-      throw new AppError('rateLimited', { retryAfterSeconds: counted.value })
+      throw overLimit(counted.value)
     }
     if (result.status === 'uncoded') return null
     if (result.status === 'dead') throw new AppError('loginReceiptInvalid')
@@ -111,7 +112,7 @@ export function createReceiptLogin ({ prisma, receipts, secondFactor, audit, com
         if (tokens !== null) return tokens
       }
       const wait = await admitted
-      if (wait > 0) throw new AppError('rateLimited', { retryAfterSeconds: wait })
+      if (wait > 0) throw overLimit(wait)
       const user = await findLoginUser(prisma, { id: userId })
       const factor = activeFactor(user?.twoFactor)
       if (user === null || factor === null || user.twoFactor === null) throw new AppError('loginReceiptInvalid')

@@ -65,26 +65,25 @@ export default fp(async function rateLimitPlugin (app) {
   // per request.
   const exceededUntil = new Map<string, number>()
 
-  /** The longest wait any of `limits` already knows for the request's keys, 0 when none does. */
-  const knownWait = (limits: Counter[], request: FastifyRequest) => limits.reduce((wait, l) => Math.max(wait, l.knownFor(request)), 0)
-
-  /** Every limit counted, their calls in one write: the longest wait, 0 when all allow the request. */
-  const countAll = async (limits: Counter[], request: FastifyRequest): Promise<number> =>
-    Math.max(...await Promise.all(inOneWrite(app.redis, () => limits.map((l) => l.count(request)))))
-
   // Callback style: a flood answered from memory is refused synchronously, pre-serialized,
   // about as cheaply as a hello-world (no promise, no Error, no error handler). Otherwise every
   // limit is counted at once: each Redis round trip of a request wakes the service, Redis and the
   // thread it preempts on cores bcrypt keeps busy, about 1 ms of the machine per login here
   // (README "Performance"), so limits counted together cost one round.
-  function counting (limits: Counter[]): LimitHook {
-    return function limit (request, reply, done) {
-      const known = knownWait(limits, request)
+  function asLimit (self: Counter): Limit {
+    const known: LimitHook = function knownLimit (request, reply, done) {
+      const wait = self.knownFor(request)
+      if (wait > 0) return refuse(reply, 'rateLimited', wait)
+      done()
+    }
+    const limit: LimitHook = function limit (request, reply, done) {
+      const known = self.knownFor(request)
       if (known > 0) return refuse(reply, 'rateLimited', known)
-      countAll(limits, request).then((wait) => {
+      self.count(request).then((wait) => {
         if (wait > 0) refuse(reply, 'rateLimited', wait); else done()
       }, (err: unknown) => { done(err as Error) })
     }
+    return Object.assign(limit, self, { known })
   }
 
   app.decorate('limitBy', (name: string, key: (request: FastifyRequest) => string, { max, timeWindow }: { max: number, timeWindow: number }): Limit => {
@@ -107,27 +106,15 @@ export default fp(async function rateLimitPlugin (app) {
       exceededUntil.set(k, app.now() + ttl)
       return Math.ceil(ttl / 1000)
     }
-    const self: Counter = { knownFor, count }
-    const known: LimitHook = function knownLimit (request, reply, done) {
-      const wait = knownFor(request)
-      if (wait > 0) return refuse(reply, 'rateLimited', wait)
-      done()
-    }
-    return Object.assign(counting([self]), self, { known })
+    return asLimit({ knownFor, count })
   })
 
-  app.decorate('limitTogether', (...limits: Limit[]): Limit => {
-    const self: Counter = {
-      knownFor: (request) => knownWait(limits, request),
-      count: async (request) => await countAll(limits, request)
-    }
-    const known: LimitHook = function knownLimits (request, reply, done) {
-      const wait = self.knownFor(request)
-      if (wait > 0) return refuse(reply, 'rateLimited', wait)
-      done()
-    }
-    return Object.assign(counting(limits), self, { known })
-  })
+  app.decorate('limitTogether', (...limits: Limit[]): Limit => asLimit({
+    // The longest wait any of them already knows, 0 when none does.
+    knownFor: (request) => limits.reduce((wait, l) => Math.max(wait, l.knownFor(request)), 0),
+    // Every one counted, their calls in one write: the longest wait, 0 when all allow the request.
+    count: async (request) => Math.max(...await Promise.all(inOneWrite(app.redis, () => limits.map((l) => l.count(request)))))
+  }))
 
   function pruneExpired () {
     const now = app.now()
